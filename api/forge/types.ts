@@ -1,0 +1,67 @@
+// The forge is the git host that holds the site's repository: GitHub in production, the local
+// forge on one machine. The API talks to it only through this interface.
+
+/** Everything needed to propose one comment as a pull request. */
+export interface CommentProposal {
+  /** Server-generated comment id; every step is keyed by it, so a retry finds its own work. */
+  commentId: string;
+  /** File path in the repository, such as content/comments/<post>/<comment>.md. */
+  path: string;
+  /** The whole file: front matter and body. */
+  content: string;
+  title: string;
+  /** Pull request description for staff, already bounded in size. */
+  body: string;
+  labels: string[];
+}
+
+export interface PullRequestRef {
+  number: number;
+  /** Page where staff review the pull request. */
+  url: string;
+  branch: string;
+}
+
+/** An open pull request that adds one comment file. */
+export interface PendingPullRequest extends PullRequestRef {
+  commentId: string;
+  title: string;
+  createdAt: string;
+}
+
+export interface MergeResult {
+  merged: boolean;
+  /** The merge commit on the base branch. */
+  sha: string;
+}
+
+export interface ForgeClient {
+  /**
+   * Creates the comment's branch, commits its file and opens its pull request. Calling it again
+   * for the same comment id, after any failure part-way, resumes and returns the same pull
+   * request; it never creates a second branch, commit or pull request.
+   */
+  proposeComment(proposal: CommentProposal): Promise<PullRequestRef>;
+  /** Lists open pull requests whose branch was made by proposeComment, oldest first. */
+  listPendingComments(): Promise<PendingPullRequest[]>;
+  /** Reads a file's text at a ref (a branch name or commit sha), or null when absent. */
+  readFile(path: string, ref: string): Promise<string | null>;
+  mergePullRequest(number: number): Promise<MergeResult>;
+  closePullRequest(number: number): Promise<void>;
+  /** Deletes a comment branch after its pull request is merged or closed; absent is fine. */
+  deleteBranch(branch: string): Promise<void>;
+}
+
+/** Branch names carry the comment id so that every step can be found again by it. */
+export const COMMENT_BRANCH_PREFIX = 'comments/';
+
+export function commentBranch(commentId: string): string {
+  return `${COMMENT_BRANCH_PREFIX}${commentId}`;
+}
+
+/** Returns the comment id of a comment branch, or null for any other branch. */
+export function commentIdFromBranch(branch: string): string | null {
+  if (!branch.startsWith(COMMENT_BRANCH_PREFIX)) return null;
+  const id = branch.slice(COMMENT_BRANCH_PREFIX.length);
+  return /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(id) ? id : null;
+}
