@@ -65,3 +65,43 @@ export function commentIdFromBranch(branch: string): string | null {
   const id = branch.slice(COMMENT_BRANCH_PREFIX.length);
   return /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(id) ? id : null;
 }
+
+/** Structured log sink for forge clients and the local forge; fields never carry a token. */
+export interface ForgeLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ForgeErrorDetails {
+  /** The forge step that failed, such as `create branch` or `merge pull request`. */
+  operation: string;
+  /** HTTP status of the forge's response, or null when none arrived (network error, time-out). */
+  status: number | null;
+  /** The forge's id of the failed request (GitHub's x-github-request-id), for its support. */
+  requestId: string | null;
+  /** Whether the same call may succeed later; false means a person must act first. */
+  retryable: boolean;
+  /** How long the forge asked callers to wait, from retry-after or the rate-limit reset. */
+  retryAfterMs: number | null;
+  cause?: unknown;
+}
+
+/** A forge call that failed. Its message names the step and the status, never a credential. */
+export class ForgeError extends Error {
+  readonly operation: string;
+  readonly status: number | null;
+  readonly requestId: string | null;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | null;
+
+  constructor(message: string, details: ForgeErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ForgeError';
+    this.operation = details.operation;
+    this.status = details.status;
+    this.requestId = details.requestId;
+    this.retryable = details.retryable;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}

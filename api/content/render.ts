@@ -1,0 +1,175 @@
+// Renders a reader's comment markdown to HTML that is safe to put in a page as it is. The sites
+// use it at build time and the API uses it for the staff preview, so staff approve exactly the
+// HTML that will be published.
+//
+// Choices that differ from plain markdown:
+// - Raw HTML in the markdown is shown as literal text, so `<b>hi</b>` reads as typed and a
+//   pasted `<script>` is visible, inert text rather than silently gone.
+// - Images become links to the image (the alt text, or the address, is the link text). The page
+//   never loads anything from a host that a commenter chose.
+// - Links keep only http, https and mailto addresses (and addresses relative to the page); any
+//   other scheme loses its href. Every link gets rel="nofollow ugc noopener".
+import type { Element, Root as HastRoot, RootContent as HastContent } from 'hast';
+import type { Link, LinkReference, Parents, Root as MdastRoot, RootContent } from 'mdast';
+import rehypeSanitize from 'rehype-sanitize';
+import rehypeStringify from 'rehype-stringify';
+import remarkGfm from 'remark-gfm';
+import remarkParse from 'remark-parse';
+import remarkRehype from 'remark-rehype';
+import { unified } from 'unified';
+import type { Options as SanitizeSchema } from 'rehype-sanitize';
+
+export const COMMENT_LINK_REL = ['nofollow', 'ugc', 'noopener'];
+
+const PHRASING_PARENTS = new Set([
+  'paragraph',
+  'heading',
+  'emphasis',
+  'strong',
+  'delete',
+  'link',
+  'linkReference',
+  'tableCell',
+]);
+
+/** Replaces a raw HTML node with its source as text, and an image with a link to it. */
+function replaceNode(node: RootContent, parent: Parents): RootContent {
+  if (node.type === 'html') {
+    const text = { type: 'text', value: node.value } as const;
+    return PHRASING_PARENTS.has(parent.type) ? text : { type: 'paragraph', children: [text] };
+  }
+  if (node.type === 'image') {
+    const label = node.alt || node.url;
+    const link: Link = { type: 'link', url: node.url, children: [{ type: 'text', value: label }] };
+    if (node.title) link.title = node.title;
+    return link;
+  }
+  if (node.type === 'imageReference') {
+    const label = node.alt || node.label || node.identifier;
+    const reference: LinkReference = {
+      type: 'linkReference',
+      identifier: node.identifier,
+      label: node.label,
+      referenceType: node.referenceType,
+      children: [{ type: 'text', value: label }],
+    };
+    return reference;
+  }
+  return node;
+}
+
+function rewriteChildren(parent: Parents): void {
+  const children: RootContent[] = parent.children;
+  for (let index = 0; index < children.length; index++) {
+    const child = children[index];
+    if (child === undefined) continue;
+    const replaced = replaceNode(child, parent);
+    children[index] = replaced;
+    if ('children' in replaced) rewriteChildren(replaced);
+  }
+}
+
+/** Remark plugin: raw HTML becomes text and images become links (see the file header). */
+function remarkInertHtmlAndImages() {
+  return (tree: MdastRoot) => rewriteChildren(tree);
+}
+
+function addLinkRel(node: HastRoot | HastContent): void {
+  if (node.type === 'element' && node.tagName === 'a' && node.properties.href !== undefined) {
+    node.properties.rel = [...COMMENT_LINK_REL];
+  }
+  if ('children' in node) for (const child of node.children) addLinkRel(child);
+}
+
+/** Rehype plugin: every remaining link gets rel="nofollow ugc noopener". */
+function rehypeCommentLinkRel() {
+  return (tree: HastRoot) => addLinkRel(tree);
+}
+
+// Only footnotes produce ids, and remark-rehype already starts each with `user-content-`, so ids
+// can never clash with the page's own (comment-form, comment-status). Sanitizing must not prefix
+// them a second time, or the footnote links would stop matching their targets.
+const footnoteId: [string, RegExp] = ['id', /^user-content-/];
+
+/**
+ * Elements and attributes that markdown (with GitHub's extensions) produces, and nothing else:
+ * no style, no event handlers, no forms except task-list checkboxes, no embedded media.
+ */
+export const COMMENT_SANITIZE_SCHEMA: SanitizeSchema = {
+  tagNames: [
+    'a',
+    'blockquote',
+    'br',
+    'code',
+    'del',
+    'em',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'hr',
+    'input',
+    'li',
+    'ol',
+    'p',
+    'pre',
+    'section',
+    'strong',
+    'sup',
+    'table',
+    'tbody',
+    'td',
+    'th',
+    'thead',
+    'tr',
+    'ul',
+  ],
+  attributes: {
+    a: [
+      'href',
+      'title',
+      footnoteId,
+      'dataFootnoteRef',
+      'dataFootnoteBackref',
+      ['className', 'data-footnote-backref'],
+      'ariaLabel',
+    ],
+    code: [['className', /^language-[\w+#.-]+$/]],
+    h2: [footnoteId, ['className', 'sr-only']],
+    input: [['type', 'checkbox'], ['disabled', true], 'checked'],
+    li: [footnoteId, ['className', 'task-list-item']],
+    ol: ['start', ['className', 'contains-task-list']],
+    section: ['dataFootnotes', ['className', 'footnotes']],
+    td: ['align'],
+    th: ['align'],
+    ul: [['className', 'contains-task-list']],
+  },
+  required: { input: { type: 'checkbox', disabled: true } },
+  protocols: { href: ['http', 'https', 'mailto'] },
+  ancestors: {
+    tbody: ['table'],
+    td: ['table'],
+    th: ['table'],
+    thead: ['table'],
+    tr: ['table'],
+  },
+  clobber: [],
+  strip: ['script'],
+};
+
+const processor = unified()
+  .use(remarkParse)
+  .use(remarkGfm)
+  .use(remarkInertHtmlAndImages)
+  .use(remarkRehype)
+  .use(rehypeSanitize, COMMENT_SANITIZE_SCHEMA)
+  .use(rehypeCommentLinkRel)
+  .use(rehypeStringify)
+  .freeze();
+
+/** Renders comment markdown to sanitized HTML (see the file header for what is changed). */
+export function renderCommentMarkdown(markdown: string): string {
+  return String(processor.processSync(markdown));
+}

@@ -1,0 +1,38 @@
+export interface BackoffOptions {
+  /** Delay after the first failure, in milliseconds. */
+  baseMs: number;
+  /** Largest delay the doubling reaches, in milliseconds. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 5 * 60_000 };
+
+/**
+ * Computes the wait before the next attempt, in milliseconds: the base doubled per earlier
+ * failure up to the cap, with the upper half randomized so that many comments failing together
+ * do not retry together. A `retryAfterMs` the forge asked for is always waited out in full.
+ */
+export function retryDelayMs(
+  attempts: number,
+  options: BackoffOptions,
+  random: () => number,
+  retryAfterMs: number | null,
+): number {
+  const exponent = Math.min(Math.max(attempts - 1, 0), 30);
+  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** exponent);
+  const jittered = Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+/** Reads a numeric `retryAfterMs` property from a thrown value, as forge clients attach it. */
+export function retryAfterFrom(error: unknown): number | null {
+  if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return null;
+  const value = error.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** False when a thrown value reports that the same call cannot succeed until a person acts. */
+export function isRetryable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('retryable' in error)) return true;
+  return error.retryable !== false;
+}

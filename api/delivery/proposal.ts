@@ -1,0 +1,109 @@
+// Builds what the forge receives for one comment: the file, and a pull request whose title and
+// description let staff review it without opening the file.
+import { formatCommentFile } from '../content/front-matter.ts';
+import { commentPath } from '../content/schema.ts';
+import type { CommentProposal } from '../forge/types.ts';
+import type { StoredComment } from '../outbox/types.ts';
+
+/** Characters of comment text quoted in the pull request description. */
+export const PREVIEW_LIMIT = 4_000;
+/** Characters in a pull request title; longer titles end with an ellipsis. */
+export const TITLE_LIMIT = 200;
+
+const SOURCE_NAMES = { public: 'public site', internal: 'internal site', import: 'import' };
+
+/** Replaces line breaks and other control characters, which a one-line field cannot show. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+}
+
+function truncate(text: string, limit: number): { text: string; cut: boolean } {
+  const codePoints = Array.from(text);
+  if (codePoints.length <= limit) return { text, cut: false };
+  return { text: codePoints.slice(0, limit).join(''), cut: true };
+}
+
+function longestBacktickRun(text: string): number {
+  let longest = 0;
+  for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  return longest;
+}
+
+/**
+ * Quotes a value as inline code, so that markdown, links and @mentions in a reader's name stay
+ * inert in the description.
+ */
+function inlineCode(value: string): string {
+  const text = oneLine(value);
+  const fence = '`'.repeat(longestBacktickRun(text) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+function codeBlock(text: string): string {
+  const fence = '`'.repeat(Math.max(3, longestBacktickRun(text) + 1));
+  const newline = text.endsWith('\n') ? '' : '\n';
+  return `${fence}text\n${text}${newline}${fence}`;
+}
+
+export function proposalTitle(author: string, postTitle: string): string {
+  const title = `Comment by ${oneLine(author)} on “${oneLine(postTitle)}”`;
+  const bounded = truncate(title, TITLE_LIMIT - 1);
+  return bounded.cut ? `${bounded.text}…` : title;
+}
+
+export function proposalBody(comment: StoredComment, postTitle: string, path: string): string {
+  const preview = truncate(comment.body, PREVIEW_LIMIT);
+  const length = Array.from(comment.body).length;
+  const lines = [
+    'A comment proposed through Marginalia. Merge this pull request to publish it; close it to ' +
+      'decline it.',
+    '',
+    `- Post: ${inlineCode(comment.post)} (${inlineCode(postTitle)})`,
+    `- Reply to: ${comment.parent === null ? 'none, a top-level comment' : inlineCode(comment.parent)}`,
+    `- Author: ${inlineCode(comment.author)}`,
+    ...(comment.authorUrl === null ? [] : [`- Author URL: ${inlineCode(comment.authorUrl)}`]),
+    `- Receipt: ${inlineCode(comment.id)}`,
+    `- Visibility: ${comment.visibility}`,
+    `- Source: ${SOURCE_NAMES[comment.source]}`,
+    `- File: ${inlineCode(path)}`,
+    '',
+    '### Text',
+    '',
+    codeBlock(preview.text),
+  ];
+  if (preview.cut) {
+    lines.push(
+      '',
+      `The preview shows the first ${PREVIEW_LIMIT.toLocaleString('en')} of ` +
+        `${length.toLocaleString('en')} characters; the file holds the whole text.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Builds the forge proposal for a stored comment; `postTitle` names the post for staff. */
+export function buildProposal(comment: StoredComment, postTitle: string): CommentProposal {
+  const path = commentPath(comment.post, comment.id);
+  const content = formatCommentFile(
+    {
+      id: comment.id,
+      post: comment.post,
+      parent: comment.parent,
+      author: comment.author,
+      date: comment.date,
+      visibility: comment.visibility,
+      source: comment.source,
+      ...(comment.authorUrl === null ? {} : { authorUrl: comment.authorUrl }),
+    },
+    comment.body,
+  );
+  return {
+    commentId: comment.id,
+    path,
+    content,
+    title: proposalTitle(comment.author, postTitle),
+    body: proposalBody(comment, postTitle, path),
+    labels: ['comment', comment.visibility],
+  };
+}

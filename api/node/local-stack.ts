@@ -1,0 +1,196 @@
+// The whole pipeline on one machine, with no account anywhere: the local forge seeded from a
+// content folder, the API with its outbox and delivery worker, and both sites built from the
+// forge's base branch and served on loopback. `npm start`, the browser tests and the corpus
+// replay all start it through startLocalStack.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createGitHubForge, createOctokit } from '../forge/github.ts';
+import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
+import type { ForgeClient } from '../forge/types.ts';
+import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
+import { createSiteBuilder, type BuildRecord, type SiteBuilder } from '../sites/builder.ts';
+import { startStaticSiteServer, type StaticSiteServer } from '../sites/static-server.ts';
+import { startApiServer, type ApiServer } from './server.ts';
+
+export interface LocalStackOptions {
+  /** Folder for everything the stack keeps: repository, outbox, builds, secrets. */
+  dataDir: string;
+  /** Files of the repository's first commit, used only when the forge has no repository yet. */
+  seedContentDir: string;
+  /** Ports to listen on; 0 picks a free one. */
+  ports?: Partial<Record<'forge' | 'api' | 'public' | 'internal', number>>;
+  owner?: string;
+  repo?: string;
+  baseBranch?: string;
+  /** Rebuild both sites after every merge (on by default). */
+  rebuildOnMerge?: boolean;
+  logger?: Logger;
+}
+
+export interface LocalStack {
+  urls: { forge: string; api: string; public: string; internal: string };
+  staffToken: string;
+  forgeToken: string;
+  forge: LocalForge;
+  forgeClient: ForgeClient;
+  api: ApiServer;
+  builder: SiteBuilder;
+  /** The first build of both sites. */
+  firstBuild: Promise<BuildRecord>;
+  close(): Promise<void>;
+}
+
+interface Secrets {
+  staffToken: string;
+  forgeToken: string;
+  webhookSecret: string;
+}
+
+export const DEFAULT_PORTS = { forge: 4010, api: 8787, public: 4321, internal: 4322 } as const;
+
+/** Reads the stack's generated secrets, creating them on first start (file mode 0600). */
+async function loadSecrets(dataDir: string): Promise<Secrets> {
+  const file = path.join(dataDir, 'secrets.json');
+  if (existsSync(file)) {
+    return JSON.parse(await readFile(file, 'utf8')) as Secrets;
+  }
+  const secrets: Secrets = {
+    staffToken: randomBytes(24).toString('base64url'),
+    forgeToken: randomBytes(24).toString('base64url'),
+    webhookSecret: randomBytes(32).toString('hex'),
+  };
+  await writeFile(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  return secrets;
+}
+
+/** Picks a free loopback port when `port` is 0, so that URLs are known before servers start. */
+function resolvePort(port: number): Promise<number> {
+  if (port !== 0) return Promise.resolve(port);
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const free = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(free));
+    });
+  });
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const logger = options.logger ?? createStderrLogger();
+  const owner = options.owner ?? 'marginalia';
+  const repo = options.repo ?? 'blog';
+  const baseBranch = options.baseBranch ?? 'main';
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const secrets = await loadSecrets(dataDir);
+
+  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const apiPort = await resolvePort(ports.api);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      await close().catch((error: unknown) =>
+        logger.error('stack.close.failed', { error: errorMessage(error) }),
+      );
+    }
+  };
+
+  try {
+    const forge = await startLocalForge({
+      dataDir: path.join(dataDir, 'forge'),
+      owner,
+      repo,
+      baseBranch,
+      token: secrets.forgeToken,
+      port: ports.forge,
+      webhook: { url: `${apiUrl}/api/webhooks/forge`, secret: secrets.webhookSecret },
+      seed: { directory: path.resolve(options.seedContentDir), prefix: 'content' },
+      logger,
+    });
+    closers.push(() => forge.close());
+
+    // The site servers start first so that their URLs can be built into the pages.
+    let siteBuilder: SiteBuilder | null = null;
+    const sites: Record<'public' | 'internal', StaticSiteServer> = {
+      public: await startStaticSiteServer({
+        root: () => siteBuilder?.current('public') ?? null,
+        port: ports.public,
+        apiOrigin: apiUrl,
+      }),
+      internal: await startStaticSiteServer({
+        root: () => siteBuilder?.current('internal') ?? null,
+        port: ports.internal,
+        apiOrigin: apiUrl,
+      }),
+    };
+    closers.push(() => sites.public.close(), () => sites.internal.close());
+    const siteEnv = {
+      PUBLIC_API_URL: apiUrl,
+      PUBLIC_SITE_URL: sites.public.url,
+      INTERNAL_SITE_URL: sites.internal.url,
+    };
+    const builder = createSiteBuilder({
+      repository: forge.repoPath,
+      baseBranch,
+      workDir: path.join(dataDir, 'build'),
+      siteEnv,
+      logger,
+    });
+    siteBuilder = builder;
+
+    // The API validates posts against the content of the base branch; the first checkout
+    // happens in the first build, so the API reads the seed folder until then.
+    const firstBuild = builder.rebuild('start');
+    const forgeClient = createGitHubForge({
+      octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
+      owner,
+      repo,
+      baseBranch,
+      committer: { name: 'Marginalia', email: 'marginalia@localhost' },
+      logger,
+    });
+    const api = await startApiServer({
+      config: {
+        publicSiteUrl: sites.public.url,
+        internalSiteUrl: sites.internal.url,
+        apiPublicUrl: apiUrl,
+        staffToken: secrets.staffToken,
+        webhookSecret: secrets.webhookSecret,
+      },
+      forge: forgeClient,
+      dataDir: path.join(dataDir, 'api'),
+      contentDir: path.resolve(options.seedContentDir),
+      port: apiPort,
+      logger,
+      onMerged: (sha) => {
+        if (options.rebuildOnMerge === false) return;
+        builder.rebuild(`merge ${sha}`).catch((error: unknown) => {
+          logger.error('site.rebuild.failed', { sha, error: errorMessage(error) });
+        });
+      },
+    });
+    closers.push(() => api.close());
+
+    return {
+      urls: { forge: forge.url, api: apiUrl, public: sites.public.url, internal: sites.internal.url },
+      staffToken: secrets.staffToken,
+      forgeToken: secrets.forgeToken,
+      forge,
+      forgeClient,
+      api,
+      builder,
+      firstBuild,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,117 @@
+// The Node entry point of the API: the app, its SQLite outbox and its delivery worker, served by
+// @hono/node-server. The caller supplies the forge client and what to do after a merge.
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { createApp, type AppEnv } from '../app.ts';
+import type { ApiConfig } from '../config.ts';
+import { renderCommentMarkdown } from '../content/render.ts';
+import { createDeliveryWorker, type DeliveryWorker } from '../delivery/worker.ts';
+import type { BackoffOptions } from '../delivery/backoff.ts';
+import type { ForgeClient } from '../forge/types.ts';
+import { openSqliteStore } from '../outbox/sqlite-store.ts';
+import type { CommentStore } from '../outbox/types.ts';
+import { systemClock, type Clock } from '../platform/clock.ts';
+import { loadCommentIndex, loadPosts } from '../platform/content-index.ts';
+import { createIdGenerator } from '../platform/ids.ts';
+import { createStderrLogger, type Logger } from '../platform/logger.ts';
+
+export interface ApiServerOptions {
+  config: ApiConfig;
+  forge: ForgeClient;
+  /** Folder for the outbox database (outbox.sqlite); created when absent. */
+  dataDir: string;
+  /** The content/ folder the posts and existing comments are read from at startup. */
+  contentDir: string;
+  /** Port to listen on; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  onMerged?: (mergeSha: string) => void | Promise<void>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Whether to start the delivery worker; tests that drive it by hand pass false. */
+  startWorker?: boolean;
+  backoff?: BackoffOptions;
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+export interface ApiServer {
+  /** Base URL of the listening server, such as http://127.0.0.1:40123 */
+  url: string;
+  port: number;
+  app: Hono<AppEnv>;
+  store: CommentStore;
+  worker: DeliveryWorker;
+  /** Stops the worker after its delivery in flight, closes the server, then the database. */
+  close(): Promise<void>;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createStderrLogger(() => clock.now());
+  const host = options.host ?? '127.0.0.1';
+
+  const [posts, knownComments] = await Promise.all([
+    loadPosts(options.contentDir),
+    loadCommentIndex(options.contentDir),
+  ]);
+  await mkdir(options.dataDir, { recursive: true });
+  const store = openSqliteStore({
+    path: join(options.dataDir, 'outbox.sqlite'),
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  });
+  const worker = createDeliveryWorker({
+    store,
+    forge: options.forge,
+    posts,
+    clock,
+    logger,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+  });
+  const onMerged = options.onMerged ?? (() => undefined);
+  const app = createApp({
+    config: options.config,
+    store,
+    forge: options.forge,
+    clock,
+    logger,
+    ids: createIdGenerator({ now: () => clock.now() }),
+    posts,
+    knownComments,
+    renderMarkdown: renderCommentMarkdown,
+    onMerged,
+    wakeWorker: () => worker.wake(),
+  });
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const listening = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () =>
+      resolve(listening),
+    );
+    listening.once('error', reject);
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    await store.close();
+    throw new Error(`the API server on ${host} did not report a TCP port`);
+  }
+  const port = (address satisfies AddressInfo).port;
+  if (options.startWorker !== false) worker.start();
+  logger.info('api listening', { url: `http://${host}:${port}`, posts: posts.size });
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    app,
+    store,
+    worker,
+    async close() {
+      await worker.stop();
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+      });
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,385 @@
+// The outbox and receipts in one SQLite file, through node:sqlite (built into Node 22.5 and
+// later, so nothing is compiled at install).
+//
+// Durability: the database runs in WAL mode. With synchronous=FULL, SQLite syncs the WAL to disk
+// at every commit, so a comment for which the API has returned "received" survives a process crash,
+// a kill -9, and a power loss or kernel panic. With synchronous=NORMAL the WAL is synced only at
+// checkpoints: a committed row still survives a crash of the process (it is in the OS page cache)
+// but the last commits can be lost if the machine itself goes down. FULL is the default because
+// "received" is a promise; NORMAL is available for hosts that accept that trade for throughput.
+import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
+import { COMMENT_SOURCES, VISIBILITIES } from '../content/schema.ts';
+import {
+  COMMENT_STATUSES,
+  type AcceptOptions,
+  type AcceptResult,
+  type CommentStore,
+  type DeliveryRecord,
+  type NewComment,
+  type OutboxStats,
+  type PullRequestInfo,
+  type StoredComment,
+  type WebhookRecord,
+  type WebhookResult,
+} from './types.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; created with its tables when absent. */
+  path: string;
+  synchronous?: 'FULL' | 'NORMAL';
+  /** How long a write waits for another connection's lock before failing, in milliseconds. */
+  busyTimeoutMs?: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS comments (
+  id TEXT PRIMARY KEY,
+  post TEXT NOT NULL,
+  parent TEXT,
+  author TEXT NOT NULL,
+  author_url TEXT,
+  visibility TEXT NOT NULL,
+  source TEXT NOT NULL,
+  body TEXT NOT NULL,
+  date TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  last_attempt_at INTEGER,
+  last_error TEXT,
+  pr_number INTEGER,
+  pr_url TEXT,
+  fingerprint TEXT NOT NULL,
+  idempotency_key TEXT UNIQUE,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS comments_due ON comments (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS comments_fingerprint ON comments (fingerprint, created_at);
+CREATE INDEX IF NOT EXISTS comments_last_attempt ON comments (last_attempt_at);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  delivery_id TEXT PRIMARY KEY,
+  event TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS merges (
+  sha TEXT PRIMARY KEY,
+  comment_id TEXT NOT NULL,
+  merged_at INTEGER NOT NULL
+) STRICT;
+`;
+
+type Row = Record<string, SQLOutputValue>;
+
+interface PendingAccept {
+  comment: NewComment;
+  options: AcceptOptions;
+  resolve: (result: AcceptResult) => void;
+  reject: (error: unknown) => void;
+}
+
+function textColumn(row: Row, key: string): string {
+  const value = row[key];
+  if (typeof value !== 'string') throw new TypeError(`column ${key} is not text in the outbox`);
+  return value;
+}
+
+function optionalText(row: Row, key: string): string | null {
+  const value = row[key];
+  return value === null || value === undefined ? null : textColumn(row, key);
+}
+
+function intColumn(row: Row, key: string): number {
+  const value = row[key];
+  if (typeof value !== 'number')
+    throw new TypeError(`column ${key} is not an integer in the outbox`);
+  return value;
+}
+
+function optionalInt(row: Row, key: string): number | null {
+  const value = row[key];
+  return value === null || value === undefined ? null : intColumn(row, key);
+}
+
+function oneOf<T extends string>(row: Row, key: string, allowed: readonly T[]): T {
+  const value = textColumn(row, key);
+  const match = allowed.find((item) => item === value);
+  if (match === undefined) {
+    throw new TypeError(`column ${key} contains "${value}", expected one of ${allowed.join(', ')}`);
+  }
+  return match;
+}
+
+function toComment(row: Row): StoredComment {
+  const prNumber = optionalInt(row, 'pr_number');
+  const prUrl = optionalText(row, 'pr_url');
+  const nextAttempt = optionalInt(row, 'next_attempt_at');
+  return {
+    id: textColumn(row, 'id'),
+    post: textColumn(row, 'post'),
+    parent: optionalText(row, 'parent'),
+    author: textColumn(row, 'author'),
+    authorUrl: optionalText(row, 'author_url'),
+    visibility: oneOf(row, 'visibility', VISIBILITIES),
+    source: oneOf(row, 'source', COMMENT_SOURCES),
+    body: textColumn(row, 'body'),
+    date: textColumn(row, 'date'),
+    fingerprint: textColumn(row, 'fingerprint'),
+    idempotencyKey: optionalText(row, 'idempotency_key'),
+    status: oneOf(row, 'status', COMMENT_STATUSES),
+    attempts: intColumn(row, 'attempts'),
+    nextAttemptAt: nextAttempt === null ? null : new Date(nextAttempt),
+    lastError: optionalText(row, 'last_error'),
+    pullRequest: prNumber !== null && prUrl !== null ? { number: prNumber, url: prUrl } : null,
+    createdAt: new Date(intColumn(row, 'created_at')),
+    updatedAt: new Date(intColumn(row, 'updated_at')),
+  };
+}
+
+/** Opens (creating when needed) the SQLite outbox at `options.path`. */
+export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
+  const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+  const version = db.prepare('PRAGMA user_version').get();
+  const current = version === undefined ? 0 : intColumn(version, 'user_version');
+  if (current > SCHEMA_VERSION) {
+    db.close();
+    throw new Error(
+      `the outbox at ${options.path} has schema version ${current}, newer than this API ` +
+        `(${SCHEMA_VERSION}); run a newer API or restore a matching backup`,
+    );
+  }
+  db.exec(SCHEMA);
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+
+  const statements = {
+    byId: db.prepare('SELECT * FROM comments WHERE id = ?'),
+    byKey: db.prepare('SELECT * FROM comments WHERE idempotency_key = ?'),
+    byFingerprint: db.prepare(
+      'SELECT * FROM comments WHERE fingerprint = ? AND created_at >= ? ORDER BY created_at LIMIT 1',
+    ),
+    insert: db.prepare(`
+      INSERT INTO comments (id, post, parent, author, author_url, visibility, source, body, date,
+        status, attempts, next_attempt_at, fingerprint, idempotency_key, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?)`),
+    nextDue: db.prepare(`
+      SELECT * FROM comments WHERE status = 'received' AND next_attempt_at <= ?
+      ORDER BY next_attempt_at, id LIMIT 1`),
+    nextAttempt: db.prepare(
+      "SELECT MIN(next_attempt_at) AS at FROM comments WHERE status = 'received'",
+    ),
+    markProposed: db.prepare(`
+      UPDATE comments SET pr_number = ?, pr_url = ?, last_error = NULL, next_attempt_at = NULL,
+        status = CASE WHEN status = 'received' THEN 'proposed' ELSE status END,
+        last_attempt_at = ?, updated_at = ?
+      WHERE id = ?`),
+    recordFailure: db.prepare(`
+      UPDATE comments SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+        last_attempt_at = ?, updated_at = ?
+      WHERE id = ? AND status = 'received'`),
+    markPublished: db.prepare(`
+      UPDATE comments SET status = 'published', next_attempt_at = NULL, updated_at = ?
+      WHERE id = ? AND status <> 'published'`),
+    markDeclined: db.prepare(`
+      UPDATE comments SET status = 'declined', next_attempt_at = NULL, updated_at = ?
+      WHERE id = ? AND status IN ('received', 'proposed')`),
+    insertMerge: db.prepare(
+      'INSERT INTO merges (sha, comment_id, merged_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    insertDelivery: db.prepare(`
+      INSERT INTO webhook_deliveries (delivery_id, event, received_at) VALUES (?, ?, ?)
+      ON CONFLICT DO NOTHING`),
+    stats: db.prepare(
+      "SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM comments WHERE status = 'received'",
+    ),
+    lastDelivery: db.prepare(`
+      SELECT id, last_attempt_at, last_error FROM comments WHERE last_attempt_at IS NOT NULL
+      ORDER BY last_attempt_at DESC LIMIT 1`),
+  };
+
+  /** Runs `work` in one write transaction, rolling back when it throws. */
+  function transaction<T>(work: () => T): T {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  function get(id: string): StoredComment | null {
+    const row = statements.byId.get(id);
+    return row === undefined ? null : toComment(row);
+  }
+
+  /** Stores one comment unless it repeats an earlier one; runs inside a transaction. */
+  function acceptOne(comment: NewComment, options: AcceptOptions): AcceptResult {
+    if (comment.idempotencyKey !== null) {
+      const row = statements.byKey.get(comment.idempotencyKey);
+      if (row !== undefined) {
+        const earlier = toComment(row);
+        const same = earlier.fingerprint === comment.fingerprint;
+        return { outcome: same ? 'duplicate' : 'key_conflict', comment: earlier };
+      }
+    }
+    const since = options.now.getTime() - options.duplicateWindowMs;
+    const repeat = statements.byFingerprint.get(comment.fingerprint, since);
+    if (repeat !== undefined) return { outcome: 'duplicate', comment: toComment(repeat) };
+
+    const now = options.now.getTime();
+    statements.insert.run(
+      comment.id,
+      comment.post,
+      comment.parent,
+      comment.author,
+      comment.authorUrl,
+      comment.visibility,
+      comment.source,
+      comment.body,
+      comment.date,
+      now,
+      comment.fingerprint,
+      comment.idempotencyKey,
+      now,
+      now,
+    );
+    const stored = get(comment.id);
+    if (stored === null) throw new Error(`comment ${comment.id} was not found after insert`);
+    return { outcome: 'created', comment: stored };
+  }
+
+  // Group commit: submissions that arrive in the same turn of the event loop are stored in one
+  // transaction, so one WAL sync covers them all. Each caller's promise settles only after COMMIT.
+  let waiting: PendingAccept[] = [];
+
+  function flushAccepts(): void {
+    const batch = waiting;
+    waiting = [];
+    let results: AcceptResult[];
+    try {
+      results = transaction(() => batch.map((item) => acceptOne(item.comment, item.options)));
+    } catch {
+      // One failing row must not fail the others, so each is retried in its own transaction.
+      for (const item of batch) {
+        try {
+          item.resolve(transaction(() => acceptOne(item.comment, item.options)));
+        } catch (error) {
+          item.reject(error);
+        }
+      }
+      return;
+    }
+    batch.forEach((item, index) => {
+      const result = results[index];
+      if (result === undefined) item.reject(new Error('group commit lost a result'));
+      else item.resolve(result);
+    });
+  }
+
+  function accept(comment: NewComment, options: AcceptOptions): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      waiting.push({ comment, options, resolve, reject });
+      if (waiting.length === 1) setImmediate(flushAccepts);
+    });
+  }
+
+  function markPublished(id: string, now: Date): boolean {
+    statements.markPublished.run(now.getTime(), id);
+    return get(id) !== null;
+  }
+
+  function markDeclined(id: string, now: Date): boolean {
+    return Number(statements.markDeclined.run(now.getTime(), id).changes) > 0;
+  }
+
+  function recordMerge(sha: string, commentId: string, now: Date): boolean {
+    return Number(statements.insertMerge.run(sha, commentId, now.getTime()).changes) > 0;
+  }
+
+  function recordWebhook(record: WebhookRecord): WebhookResult {
+    return transaction(() => {
+      const at = record.receivedAt.getTime();
+      const inserted = statements.insertDelivery.run(record.deliveryId, record.event, at);
+      const review = record.review;
+      if (Number(inserted.changes) === 0) {
+        return {
+          duplicate: true,
+          newMerge: false,
+          comment: review === null ? null : get(review.commentId),
+        };
+      }
+      if (review === null) return { duplicate: false, newMerge: false, comment: null };
+      let newMerge = false;
+      if (review.merged) {
+        markPublished(review.commentId, record.receivedAt);
+        if (review.mergeSha !== null) {
+          newMerge = recordMerge(review.mergeSha, review.commentId, record.receivedAt);
+        }
+      } else {
+        markDeclined(review.commentId, record.receivedAt);
+      }
+      return { duplicate: false, newMerge, comment: get(review.commentId) };
+    });
+  }
+
+  function outboxStats(now: Date): OutboxStats {
+    const row = statements.stats.get();
+    const depth = row === undefined ? 0 : intColumn(row, 'depth');
+    const oldest = row === undefined ? null : optionalInt(row, 'oldest');
+    const age = oldest === null ? 0 : Math.max(0, Math.floor((now.getTime() - oldest) / 1000));
+    return { depth, oldestAgeSeconds: age };
+  }
+
+  function lastDelivery(): DeliveryRecord | null {
+    const row = statements.lastDelivery.get();
+    if (row === undefined) return null;
+    return {
+      commentId: textColumn(row, 'id'),
+      at: new Date(intColumn(row, 'last_attempt_at')),
+      outcome: optionalText(row, 'last_error') === null ? 'proposed' : 'failed',
+    };
+  }
+
+  // Apart from accept, the methods are synchronous underneath. Each returns a promise to fit the
+  // CommentStore interface, which D1 implements asynchronously.
+  return {
+    accept,
+    get: async (id) => get(id),
+    getMany: async (ids) =>
+      ids.map((id) => get(id)).filter((comment): comment is StoredComment => comment !== null),
+    nextDue: async (now) => {
+      const row = statements.nextDue.get(now.getTime());
+      return row === undefined ? null : toComment(row);
+    },
+    nextAttemptAt: async () => {
+      const row = statements.nextAttempt.get();
+      const at = row === undefined ? null : optionalInt(row, 'at');
+      return at === null ? null : new Date(at);
+    },
+    markProposed: async (id, pullRequest: PullRequestInfo, now) => {
+      const at = now.getTime();
+      statements.markProposed.run(pullRequest.number, pullRequest.url, at, at, id);
+      return get(id);
+    },
+    recordFailure: async (id, error, nextAttemptAt, now) => {
+      const at = now.getTime();
+      statements.recordFailure.run(error, nextAttemptAt.getTime(), at, at, id);
+    },
+    markPublished: async (id, now) => markPublished(id, now),
+    markDeclined: async (id, now) => markDeclined(id, now),
+    recordMerge: async (sha, commentId, now) => recordMerge(sha, commentId, now),
+    recordWebhook: async (record) => recordWebhook(record),
+    outboxStats: async (now) => outboxStats(now),
+    lastDelivery: async () => lastDelivery(),
+    close: async () => {
+      if (waiting.length > 0) flushAccepts();
+      if (db.isOpen) db.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// The outbox: every accepted comment is a row here before the API returns "received", and stays
+// until the delivery worker has proposed it as a pull request. The same rows serve as receipts.
+// SQLite implements it on Node; the interface is asynchronous so that D1 can implement it too.
+import type { CommentSource, Visibility } from '../content/schema.ts';
+
+/**
+ * Stage of a comment: stored and waiting for delivery (received), open as a pull
+ * request (proposed), merged (published), or closed without merging (declined).
+ */
+export type CommentStatus = 'received' | 'proposed' | 'published' | 'declined';
+
+export const COMMENT_STATUSES = ['received', 'proposed', 'published', 'declined'] as const;
+
+export interface NewComment {
+  id: string;
+  post: string;
+  parent: string | null;
+  author: string;
+  authorUrl: string | null;
+  visibility: Visibility;
+  source: CommentSource;
+  /** The markdown text, after Unicode NFC, byte for byte as it will be committed. */
+  body: string;
+  /** RFC 3339 UTC timestamp written into the comment file. */
+  date: string;
+  /** Hash of post, author and body, used to spot a resubmission of the same comment. */
+  fingerprint: string;
+  idempotencyKey: string | null;
+}
+
+export interface PullRequestInfo {
+  number: number;
+  url: string;
+}
+
+export interface StoredComment extends NewComment {
+  status: CommentStatus;
+  /** Failed delivery attempts so far. */
+  attempts: number;
+  /** When the worker may next try to deliver it; null once it is proposed. */
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  pullRequest: PullRequestInfo | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type AcceptResult =
+  | { outcome: 'created'; comment: StoredComment }
+  /** The same idempotency key, or the same post, author and text within the window. */
+  | { outcome: 'duplicate'; comment: StoredComment }
+  /** The idempotency key was first used for a comment with different content. */
+  | { outcome: 'key_conflict'; comment: StoredComment };
+
+export interface AcceptOptions {
+  now: Date;
+  /** How far back a comment with the same fingerprint counts as the same submission. */
+  duplicateWindowMs: number;
+}
+
+/** A closed comment pull request, as reported by a webhook. */
+export interface ReviewOutcome {
+  commentId: string;
+  merged: boolean;
+  /** The merge commit, when merged. */
+  mergeSha: string | null;
+}
+
+export interface WebhookRecord {
+  deliveryId: string;
+  event: string;
+  receivedAt: Date;
+  review: ReviewOutcome | null;
+}
+
+export interface WebhookResult {
+  /** True when this delivery id was seen before; nothing was changed. */
+  duplicate: boolean;
+  /** True when this merge sha was recorded for the first time by this call. */
+  newMerge: boolean;
+  /** The comment after the update, or null when the store does not hold it. */
+  comment: StoredComment | null;
+}
+
+export interface OutboxStats {
+  /** Comments received and not yet proposed. */
+  depth: number;
+  /** Age of the oldest of them in whole seconds; 0 when there is none. */
+  oldestAgeSeconds: number;
+}
+
+export interface DeliveryRecord {
+  commentId: string;
+  at: Date;
+  outcome: 'proposed' | 'failed';
+}
+
+export interface CommentStore {
+  /** Stores a new comment unless it repeats an earlier one; returns only after it is durable. */
+  accept(comment: NewComment, options: AcceptOptions): Promise<AcceptResult>;
+  get(id: string): Promise<StoredComment | null>;
+  getMany(ids: readonly string[]): Promise<StoredComment[]>;
+  /** The received comment whose next attempt is due at `now`, oldest first, or null. */
+  nextDue(now: Date): Promise<StoredComment | null>;
+  /** The earliest next attempt of any received comment, or null when none waits. */
+  nextAttemptAt(): Promise<Date | null>;
+  /** Records the pull request; a received comment becomes proposed, a later status is kept. */
+  markProposed(id: string, pullRequest: PullRequestInfo, now: Date): Promise<StoredComment | null>;
+  /** Records a failed delivery attempt and when to try again. */
+  recordFailure(id: string, error: string, nextAttemptAt: Date, now: Date): Promise<void>;
+  /** Marks a comment published; returns false when it is unknown. */
+  markPublished(id: string, now: Date): Promise<boolean>;
+  /** Marks a comment declined unless it was published; returns false when nothing changed. */
+  markDeclined(id: string, now: Date): Promise<boolean>;
+  /** Records a merge commit; returns true only the first time a sha is recorded. */
+  recordMerge(sha: string, commentId: string, now: Date): Promise<boolean>;
+  /** Records a webhook delivery and applies its review outcome in one transaction. */
+  recordWebhook(record: WebhookRecord): Promise<WebhookResult>;
+  outboxStats(now: Date): Promise<OutboxStats>;
+  /** The most recent delivery attempt, or null before the first. */
+  lastDelivery(): Promise<DeliveryRecord | null>;
+  close(): Promise<void>;
+}

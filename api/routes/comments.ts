@@ -1,0 +1,277 @@
+// Submitting a comment and reading its receipt. The API returns "received" only after the outbox
+// has committed the comment.
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie, setCookie } from 'hono/cookie';
+import { ID_PATTERN } from '../content/schema.ts';
+import { ApiError, errorBody } from '../errors.ts';
+import { commentFingerprint } from '../outbox/fingerprint.ts';
+import type { NewComment, StoredComment } from '../outbox/types.ts';
+import type { PostInfo } from '../platform/content-index.ts';
+import { errorMessage } from '../platform/logger.ts';
+import { prefersHtml, type AppEnv, type RouteDeps } from './context.ts';
+import { formPage, messagePage, receiptsPage, statusPage, statusSentence } from './pages.ts';
+import type { SiteVariant } from './sites.ts';
+import {
+  readSubmissionBody,
+  validateSubmission,
+  type ReadBody,
+  type Submission,
+  type SubmittedValues,
+} from './submission.ts';
+
+export const RECEIPTS_COOKIE = 'marginalia_receipts';
+/** Receipts the cookie remembers; older ones drop off. */
+export const RECEIPTS_KEPT = 20;
+const RECEIPTS_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
+/** A repeat of the same post, author and text within this time returns the first receipt. */
+export const DUPLICATE_WINDOW_MS = 10 * 60_000;
+/** Largest request body read, in bytes: a 20,000-character text, percent-encoded, fits. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+interface Accepted {
+  submission: Submission;
+  post: PostInfo;
+  variant: SiteVariant;
+}
+
+function isFormRequest(c: Context): boolean {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  return (
+    type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')
+  );
+}
+
+export function receiptsFromCookie(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split('.').filter((id) => ID_PATTERN.test(id));
+}
+
+export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const { store, sites, posts, clock, ids, logger } = deps;
+  const app = new Hono<AppEnv>();
+
+  /** Checks the validated submission against the posts and comments that exist. */
+  async function checkAgainstContent(
+    submission: Submission,
+    variant: SiteVariant,
+  ): Promise<Accepted> {
+    if (variant === 'public' && submission.visibility === 'internal') {
+      throw new ApiError('invalid_comment', {
+        issues: [
+          { field: 'visibility', message: 'can be set to internal only on the internal site' },
+        ],
+      });
+    }
+    const post = posts.get(submission.post);
+    // The public site does not show internal posts, so to it they do not exist.
+    if (post === undefined || (variant === 'public' && post.visibility !== 'public')) {
+      throw new ApiError('post_not_found', {
+        issues: [
+          { field: 'post', message: `"${submission.post}" is not a post that takes comments` },
+        ],
+      });
+    }
+    if (post.comments === 'closed') {
+      throw new ApiError('comments_closed', {
+        issues: [{ field: 'post', message: 'is closed to new comments' }],
+      });
+    }
+    if (submission.parent !== null && !(await isCommentOf(submission.parent, post.id))) {
+      throw new ApiError('parent_not_found', {
+        issues: [
+          { field: 'parent', message: `"${submission.parent}" is not a comment on this post` },
+        ],
+      });
+    }
+    return { submission, post, variant };
+  }
+
+  async function isCommentOf(commentId: string, postId: string): Promise<boolean> {
+    if (deps.knownComments?.get(commentId) === postId) return true;
+    const stored = await store.get(commentId);
+    return stored !== null && stored.post === postId && stored.status !== 'declined';
+  }
+
+  function newComment({ submission, variant }: Accepted): NewComment {
+    const now = clock.now();
+    return {
+      id: ids.commentId(),
+      post: submission.post,
+      parent: submission.parent,
+      author: submission.author,
+      authorUrl: submission.authorUrl,
+      visibility: submission.visibility ?? variant,
+      source: variant,
+      body: submission.text,
+      date: now.toISOString(),
+      fingerprint: commentFingerprint(submission.post, submission.author, submission.text),
+      idempotencyKey: submission.idempotencyKey,
+    };
+  }
+
+  function rememberReceipt(c: Context, receipt: string): void {
+    const earlier = receiptsFromCookie(getCookie(c, RECEIPTS_COOKIE)).filter(
+      (id) => id !== receipt,
+    );
+    const remembered = [...earlier, receipt].slice(-RECEIPTS_KEPT);
+    setCookie(c, RECEIPTS_COOKIE, remembered.join('.'), {
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/api/comments',
+      maxAge: RECEIPTS_MAX_AGE_SECONDS,
+      secure: deps.config.apiPublicUrl.startsWith('https:'),
+    });
+  }
+
+  /** The page a rejected form links back to: returnTo on a site, else the post, else none. */
+  function backLinkUrl(values: SubmittedValues, variant: SiteVariant): string | null {
+    const post = values.post === undefined ? undefined : posts.get(values.post);
+    if (post !== undefined && (variant === 'internal' || post.visibility === 'public')) {
+      return sites.returnUrl(values.returnTo, sites.postUrl(post, variant)).href;
+    }
+    if (values.returnTo === undefined) return null;
+    const returned = sites.returnUrl(values.returnTo, new URL('about:blank'));
+    return returned.href === 'about:blank' ? null : returned.href;
+  }
+
+  function rejectSubmission(
+    c: Context<AppEnv>,
+    error: ApiError,
+    read: ReadBody | null,
+    variant: SiteVariant,
+  ): Response {
+    if (!isFormRequest(c) || !prefersHtml(c, 'text/html')) {
+      return c.json(errorBody(error, c.get('requestId')), error.status);
+    }
+    if (read === null) {
+      return c.html(messagePage('Your comment was not sent', error.message), error.status);
+    }
+    const page = formPage({
+      title: 'Your comment was not sent',
+      message: error.message,
+      issues: error.issues,
+      values: read.values,
+      action: sites.submitUrl(),
+      showVisibility: variant === 'internal',
+      keepKey: error.code !== 'idempotency_key_reused',
+      backUrl: backLinkUrl(read.values, variant),
+    });
+    return c.html(page, error.status);
+  }
+
+  app.post(
+    '/',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => {
+        const variant = sites.variantOf(c.req.header('origin'));
+        return rejectSubmission(c, new ApiError('body_too_large'), null, variant);
+      },
+    }),
+    async (c) => {
+      const variant = sites.variantOf(c.req.header('origin'));
+      let read: ReadBody | null = null;
+      let accepted: Accepted;
+      try {
+        read = await readSubmissionBody(c);
+        const checked = validateSubmission(read);
+        if (!checked.ok) throw new ApiError('invalid_comment', { issues: checked.issues });
+        accepted = await checkAgainstContent(checked.submission, variant);
+      } catch (error) {
+        if (error instanceof ApiError) return rejectSubmission(c, error, read, variant);
+        throw error;
+      }
+
+      let stored: StoredComment;
+      try {
+        const result = await store.accept(newComment(accepted), {
+          now: clock.now(),
+          duplicateWindowMs: DUPLICATE_WINDOW_MS,
+        });
+        if (result.outcome === 'key_conflict') {
+          const conflict = new ApiError('idempotency_key_reused', {
+            issues: [
+              { field: 'idempotencyKey', message: 'was already used for a different comment' },
+            ],
+          });
+          return rejectSubmission(c, conflict, read, variant);
+        }
+        stored = result.comment;
+        if (result.outcome === 'created') deps.wakeWorker();
+        logger.info(result.outcome === 'created' ? 'comment received' : 'comment repeated', {
+          commentId: stored.id,
+          post: stored.post,
+          source: variant,
+          requestId: c.get('requestId'),
+        });
+      } catch (error) {
+        logger.error('storing comment failed', {
+          post: accepted.post.id,
+          requestId: c.get('requestId'),
+          error: errorMessage(error),
+        });
+        return rejectSubmission(c, new ApiError('storage_unavailable'), read, variant);
+      }
+
+      rememberReceipt(c, stored.id);
+      if (read.fromForm && prefersHtml(c, 'text/html')) {
+        const target = sites.returnUrl(
+          accepted.submission.returnTo ?? undefined,
+          sites.postUrl(accepted.post, variant),
+        );
+        target.searchParams.set('comment', 'received');
+        target.searchParams.set('receipt', stored.id);
+        target.hash = 'comment-status';
+        return c.redirect(target.href, 303);
+      }
+      return c.json(
+        { receipt: stored.id, status: stored.status, statusUrl: sites.statusUrl(stored.id) },
+        202,
+      );
+    },
+  );
+
+  function postUrlOf(comment: StoredComment): string | null {
+    const post = posts.get(comment.post);
+    if (post === undefined) return null;
+    const shownPublicly = comment.visibility === 'public' && post.visibility === 'public';
+    return sites.postUrl(post, shownPublicly ? 'public' : 'internal').href;
+  }
+
+  app.get('/mine', async (c) => {
+    const receipts = receiptsFromCookie(getCookie(c, RECEIPTS_COOKIE));
+    const comments = (await store.getMany(receipts)).reverse();
+    if (!prefersHtml(c, 'text/html')) {
+      return c.json({ receipts: comments.map(receiptJson) });
+    }
+    return c.html(receiptsPage(comments, postUrlOf));
+  });
+
+  app.get('/:id', async (c) => {
+    const id = c.req.param('id');
+    const comment = ID_PATTERN.test(id) ? await store.get(id) : null;
+    const html = prefersHtml(c, 'application/json');
+    if (comment === null) {
+      const error = new ApiError('receipt_not_found', { field: 'receipt' });
+      if (html) return c.html(messagePage('Receipt not found', error.message), 404);
+      return c.json(errorBody(error, c.get('requestId')), 404);
+    }
+    if (html) return c.html(statusPage(comment, postUrlOf(comment)));
+    return c.json(receiptJson(comment));
+  });
+
+  return app;
+}
+
+export function receiptJson(comment: StoredComment) {
+  return {
+    receipt: comment.id,
+    status: comment.status,
+    message: statusSentence(comment),
+    post: comment.post,
+    createdAt: comment.createdAt.toISOString(),
+    updatedAt: comment.updatedAt.toISOString(),
+    ...(comment.pullRequest === null ? {} : { pullRequest: comment.pullRequest }),
+  };
+}

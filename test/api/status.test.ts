@@ -1,0 +1,184 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CONFIG,
+  INTERNAL_ORIGIN,
+  VALID_COMMENT,
+  closedPayload,
+  createHarness,
+  postForm,
+  readJson,
+  sendWebhook,
+  submitComment,
+  type Harness,
+} from './harness.ts';
+
+let harness: Harness;
+beforeEach(async () => {
+  harness = await createHarness();
+});
+afterEach(async () => {
+  await harness.close();
+});
+
+function getStatus(receipt: string, accept = 'application/json') {
+  return harness.app.request(`/api/comments/${receipt}`, { headers: { accept } });
+}
+
+describe('receipt status', () => {
+  it('moves from received to proposed to published', async () => {
+    const receipt = await submitComment(harness);
+    expect(await readJson(await getStatus(receipt))).toHaveProperty('status', 'received');
+    await harness.worker.drain();
+    expect(await readJson(await getStatus(receipt))).toHaveProperty('status', 'proposed');
+    await sendWebhook(harness, closedPayload(receipt, true, 'a'.repeat(40)));
+    expect(await readJson(await getStatus(receipt))).toHaveProperty('status', 'published');
+  });
+
+  it('reports declined after a closed pull request', async () => {
+    const receipt = await submitComment(harness);
+    await harness.worker.drain();
+    await sendWebhook(harness, closedPayload(receipt, false));
+    expect(await readJson(await getStatus(receipt))).toHaveProperty('status', 'declined');
+  });
+
+  it('reports the post and the times', async () => {
+    const receipt = await submitComment(harness);
+    expect(await readJson(await getStatus(receipt))).toMatchObject({
+      receipt,
+      post: 'hello-world',
+      createdAt: '2026-03-01T12:00:00.000Z',
+      updatedAt: '2026-03-01T12:00:00.000Z',
+    });
+  });
+
+  it('never reports the text or the author', async () => {
+    const receipt = await submitComment(harness);
+    const text = await (await getStatus(receipt)).text();
+    expect(text).not.toContain(VALID_COMMENT.text.slice(0, 10));
+    expect(text).not.toContain(VALID_COMMENT.author);
+  });
+
+  it('answers 404 with a message for an unknown receipt', async () => {
+    const response = await getStatus('01hnothere0000000000000000');
+    expect(response.status).toBe(404);
+    expect(await readJson(response)).toHaveProperty('error.code', 'receipt_not_found');
+  });
+
+  it('answers 404 for a receipt that is not an id', async () => {
+    const response = await getStatus('..%2f..%2fetc');
+    expect(response.status).toBe(404);
+  });
+
+  it('shows a readable page to a browser', async () => {
+    const receipt = await submitComment(harness);
+    const response = await getStatus(receipt, 'text/html,*/*;q=0.8');
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const page = await response.text();
+    expect(page).toContain('Received, waiting for review.');
+    expect(page).toContain(`href="${CONFIG.publicSiteUrl}/posts/hello-world/"`);
+  });
+
+  it('links an internal comment to the internal site', async () => {
+    const receipt = await submitComment(harness, VALID_COMMENT, { origin: INTERNAL_ORIGIN });
+    const page = await (await getStatus(receipt, 'text/html')).text();
+    expect(page).toContain(`href="${CONFIG.internalSiteUrl}/posts/hello-world/"`);
+  });
+
+  it('says published plainly', async () => {
+    const receipt = await submitComment(harness);
+    await harness.store.markPublished(receipt, harness.clock.now());
+    expect(await (await getStatus(receipt, 'text/html')).text()).toContain('Published.');
+  });
+
+  it('says declined plainly', async () => {
+    const receipt = await submitComment(harness);
+    await harness.store.markDeclined(receipt, harness.clock.now());
+    expect(await (await getStatus(receipt, 'text/html')).text()).toContain('Declined.');
+  });
+});
+
+describe('receipts page', () => {
+  it('lists the receipts in the cookie', async () => {
+    const first = await postForm(harness, { ...VALID_COMMENT });
+    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const response = await harness.app.request('/api/comments/mine', {
+      headers: { cookie, accept: 'text/html' },
+    });
+    const page = await response.text();
+    const receipt = new URL(first.headers.get('location') ?? '').searchParams.get('receipt');
+    expect(page).toContain(`href="${receipt}"`);
+    expect(page).toContain('Received, waiting for review.');
+  });
+
+  it('says so when the browser has no receipts', async () => {
+    const response = await harness.app.request('/api/comments/mine', {
+      headers: { accept: 'text/html' },
+    });
+    expect(await response.text()).toContain('This browser has no comment receipts.');
+  });
+});
+
+describe('health', () => {
+  it('is ok with an empty outbox', async () => {
+    const response = await harness.app.request('/api/health');
+    expect(response.status).toBe(200);
+    expect(await readJson(response)).toEqual({
+      status: 'ok',
+      outbox: { depth: 0, oldestAgeSeconds: 0 },
+      lastDelivery: null,
+    });
+  });
+
+  it('is degraded when a comment waits too long', async () => {
+    await submitComment(harness);
+    harness.clock.advance(301_000);
+    const response = await harness.app.request('/api/health');
+    expect(response.status).toBe(503);
+    expect(await readJson(response)).toMatchObject({
+      status: 'degraded',
+      outbox: { depth: 1, oldestAgeSeconds: 301 },
+    });
+  });
+
+  it('reports the last delivery', async () => {
+    const receipt = await submitComment(harness);
+    await harness.worker.drain();
+    const json = await readJson(await harness.app.request('/api/health'));
+    expect(json.lastDelivery).toEqual({
+      commentId: receipt,
+      at: '2026-03-01T12:00:00.000Z',
+      outcome: 'proposed',
+    });
+  });
+});
+
+describe('request log', () => {
+  it('writes one line per request without the body', async () => {
+    const response = await postForm(harness, {
+      ...VALID_COMMENT,
+      authorUrl: 'https://ada.example',
+    });
+    const entries = harness.logs
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.message === 'request');
+    expect(entries).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        path: '/api/comments',
+        status: 303,
+        requestId: response.headers.get('x-request-id'),
+        ms: expect.any(Number),
+      }),
+    ]);
+    const all = harness.logs.join('');
+    expect(all).not.toContain(VALID_COMMENT.text.slice(0, 10));
+    expect(all).not.toContain(VALID_COMMENT.author);
+    expect(all).not.toContain('ada.example');
+  });
+
+  it('answers an unknown path with 404 JSON', async () => {
+    const response = await harness.app.request('/api/nothing');
+    expect(response.status).toBe(404);
+    expect(await readJson(response)).toHaveProperty('error.code', 'not_found');
+  });
+});
