@@ -36,7 +36,13 @@ export interface ReplayReport {
   bodiesIdentical: number;
   /** Corpus comment id → receipt (the comment id in the repository). */
   receiptFor: Map<string, string>;
-  timings: { submitMs: number; deliverMs: number; mergeMs: number; buildMs: number; totalMs: number };
+  timings: {
+    submitMs: number;
+    deliverMs: number;
+    mergeMs: number;
+    buildMs: number;
+    totalMs: number;
+  };
   problems: string[];
 }
 
@@ -107,7 +113,8 @@ async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`);
     await sleep(200);
   }
 }
@@ -133,19 +140,28 @@ export async function replayOnStack(
     }
     const result = await postJson(
       `${stack.urls.api}/api/comments`,
-      { post: comment.post, author: comment.author, text: comment.message, ...(parent ? { parent } : {}) },
+      {
+        post: comment.post,
+        author: comment.author,
+        text: comment.message,
+        ...(parent ? { parent } : {}),
+      },
       { origin: stack.urls.public },
     );
     const receipt = result.body['receipt'];
     if (result.status !== 202 || typeof receipt !== 'string') {
-      problems.push(`${comment.id}: submission answered ${result.status} ${JSON.stringify(result.body)}`);
+      problems.push(
+        `${comment.id}: submission answered ${result.status} ${JSON.stringify(result.body)}`,
+      );
       continue;
     }
     receiptFor.set(comment.id, receipt);
     if ((index + 1) % 100 === 0) say(`submitted ${index + 1} of ${ordered.length}`);
   }
   const submitted = Date.now();
-  say(`submitted ${receiptFor.size} comments in ${submitted - started} ms; waiting for pull requests`);
+  say(
+    `submitted ${receiptFor.size} comments in ${submitted - started} ms; waiting for pull requests`,
+  );
 
   const receipts = [...receiptFor.values()];
   const pullRequests = new Map<string, number>();
@@ -255,12 +271,19 @@ async function main(args: string[]): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'marginalia-replay-'));
   const logFile = path.join(dataDir, 'replay.log');
   const logLines: string[] = [];
-  const logger = createJsonLogger((line) => logLines.push(line), () => new Date());
+  const logger = createJsonLogger(
+    (line) => logLines.push(line),
+    () => new Date(),
+  );
   console.log(`Replaying ${comments.length} comments on ${posts.length} posts in ${dataDir}`);
 
   const stack = await startCorpusStack(posts, dataDir, logger);
   try {
-    const report = await replayOnStack(stack, { comments, posts, progress: (line) => console.log(line) });
+    const report = await replayOnStack(stack, {
+      comments,
+      posts,
+      progress: (line) => console.log(line),
+    });
     console.log(`
 comments in corpus       ${report.comments}
 receipts                 ${report.receipts}
@@ -269,20 +292,28 @@ files on the base branch ${report.filesOnBaseBranch}
 bodies byte for byte     ${report.bodiesIdentical}
 time: submit ${report.timings.submitMs} ms, deliver ${report.timings.deliverMs} ms, merge ${report.timings.mergeMs} ms, build ${report.timings.buildMs} ms, total ${report.timings.totalMs} ms`);
     if (keep) {
-      console.log(`Sites kept running: public ${stack.urls.public}/ internal ${stack.urls.internal}/`);
+      console.log(
+        `Sites kept running: public ${stack.urls.public}/ internal ${stack.urls.internal}/`,
+      );
     }
     for (const problem of report.problems) console.error(`problem: ${problem}`);
     const complete =
       report.problems.length === 0 &&
-      [report.receipts, report.pullRequestsMerged, report.filesOnBaseBranch, report.bodiesIdentical].every(
-        (count) => count === report.comments,
-      );
+      [
+        report.receipts,
+        report.pullRequestsMerged,
+        report.filesOnBaseBranch,
+        report.bodiesIdentical,
+      ].every((count) => count === report.comments);
     if (!complete) process.exitCode = 1;
   } finally {
-    await writeFile(logFile, logLines.join(''));
+    if (keep || process.exitCode === 1) {
+      await writeFile(logFile, logLines.join(''));
+      console.log(`Kept ${dataDir}; the pipeline's log is ${logFile}`);
+    }
     if (!keep) {
       await stack.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (process.exitCode !== 1) await rm(dataDir, { recursive: true, force: true });
     }
   }
 }

@@ -66,7 +66,12 @@ async function call(method: string, route: string): Promise<unknown> {
 
 async function pending(): Promise<PendingComment[]> {
   const body = await call('GET', '/api/staff/comments');
-  if (typeof body === 'object' && body !== null && 'comments' in body && Array.isArray(body.comments)) {
+  if (
+    typeof body === 'object' &&
+    body !== null &&
+    'comments' in body &&
+    Array.isArray(body.comments)
+  ) {
     return body.comments as PendingComment[];
   }
   throw new Error('the API returned an unexpected list; check that it is a Marginalia API');
@@ -88,7 +93,10 @@ async function main(args: string[]): Promise<void> {
   if (!receipt) throw new Error(`${command} needs a receipt id.\n${USAGE}`);
   if (command === 'show') {
     const comment = (await pending()).find((item) => item.receipt === receipt);
-    if (!comment) throw new Error(`no pending comment has receipt ${receipt}; run npm run review to list them.`);
+    if (!comment)
+      throw new Error(
+        `no pending comment has receipt ${receipt}; run npm run review to list them.`,
+      );
     console.log(describe(comment));
     console.log(`Pull request: ${comment.pullRequest.url}`);
     if (comment.parent) console.log(`Reply to: ${comment.parent}`);
@@ -96,7 +104,10 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   if (command === 'approve' || command === 'decline') {
-    const result = await call('POST', `/api/staff/comments/${encodeURIComponent(receipt)}/${command}`);
+    const result = await call(
+      'POST',
+      `/api/staff/comments/${encodeURIComponent(receipt)}/${command}`,
+    );
     console.log(JSON.stringify(result));
     return;
   }

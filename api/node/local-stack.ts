@@ -130,7 +130,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         apiOrigin: apiUrl,
       }),
     };
-    closers.push(() => sites.public.close(), () => sites.internal.close());
+    closers.push(
+      () => sites.public.close(),
+      () => sites.internal.close(),
+    );
     const siteEnv = {
       PUBLIC_API_URL: apiUrl,
       PUBLIC_SITE_URL: sites.public.url,
@@ -179,7 +182,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     closers.push(() => api.close());
 
     return {
-      urls: { forge: forge.url, api: apiUrl, public: sites.public.url, internal: sites.internal.url },
+      urls: {
+        forge: forge.url,
+        api: apiUrl,
+        public: sites.public.url,
+        internal: sites.internal.url,
+      },
       staffToken: secrets.staffToken,
       forgeToken: secrets.forgeToken,
       forge,

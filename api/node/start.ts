@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   // The JSON log goes to a file so that the terminal keeps the few lines a person needs.
   const logFile = path.join(dataDir, 'marginalia.log');
   const logStream = createWriteStream(logFile, { flags: 'a' });
-  const logger = createJsonLogger((line) => logStream.write(line), () => new Date());
+  const logger = createJsonLogger(
+    (line) => logStream.write(line),
+    () => new Date(),
+  );
 
   console.log('Starting the local forge, the API and both sites...');
   const started = Date.now();

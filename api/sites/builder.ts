@@ -6,11 +6,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SITE_VARIANTS, type SiteVariant } from '../../site/settings.ts';
 import type { Logger } from '../platform/logger.ts';
 import { git } from './git.ts';
-
-export const SITE_VARIANTS = ['public', 'internal'] as const;
-export type SiteVariant = (typeof SITE_VARIANTS)[number];
 
 export interface BuildRecord {
   sha: string;
@@ -80,7 +78,9 @@ export function createSiteBuilder(options: SiteBuilderOptions): SiteBuilder {
       SITE_VARIANTS.forEach((variant, index) => served.set(variant, folders[index]!));
       builtSha = sha;
       await Promise.all(
-        previous.filter((folder) => folder !== undefined).map((f) => rm(f, { recursive: true, force: true })),
+        previous
+          .filter((folder) => folder !== undefined)
+          .map((f) => rm(f, { recursive: true, force: true })),
       );
       const record = finish(sha, started, true);
       options.logger.info('site.build.finished', { sha, ms: record.ms });
@@ -108,11 +108,20 @@ export function createSiteBuilder(options: SiteBuilderOptions): SiteBuilder {
   }
 
   async function buildVariant(variant: SiteVariant, sha: string): Promise<string> {
-    const outDir = path.join(options.workDir, 'sites', `${variant}-${sha.slice(0, 12)}-${Date.now()}`);
+    const outDir = path.join(
+      options.workDir,
+      'sites',
+      `${variant}-${sha.slice(0, 12)}-${Date.now()}`,
+    );
     // Astro writes intermediate modules to <cwd>/.astro when outDir is outside the current
     // directory, and those modules import packages from node_modules. Each build therefore runs
     // from a folder of its own inside the project, so two builds never share those files.
-    const cwd = path.join(projectRoot, '.astro', 'builds', `${variant}-${process.pid}-${Date.now()}`);
+    const cwd = path.join(
+      projectRoot,
+      '.astro',
+      'builds',
+      `${variant}-${process.pid}-${Date.now()}`,
+    );
     await mkdir(cwd, { recursive: true });
     await runAstroBuild(cwd, {
       ...options.siteEnv,

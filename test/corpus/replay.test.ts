@@ -52,7 +52,14 @@ describe.skipIf(!haveCorpus)('corpus replay', () => {
     ({ comments, posts } = await loadCorpus(corpusFile));
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'marginalia-corpus-'));
     const log: string[] = [];
-    stack = await startCorpusStack(posts, dataDir, createJsonLogger((l) => log.push(l), () => new Date()));
+    stack = await startCorpusStack(
+      posts,
+      dataDir,
+      createJsonLogger(
+        (l) => log.push(l),
+        () => new Date(),
+      ),
+    );
     report = await replayOnStack(stack, { comments, posts, timeoutMs: 8 * 60_000 });
     browser = await launchBrowser();
   }, 15 * 60_000);

@@ -76,7 +76,10 @@ beforeAll(async () => {
     dataDir,
     seedContentDir: path.join(repositoryRoot, 'content'),
     ports: { forge: 0, api: 0, public: 0, internal: 0 },
-    logger: createJsonLogger((line) => log.push(line), () => new Date()),
+    logger: createJsonLogger(
+      (line) => log.push(line),
+      () => new Date(),
+    ),
   });
   const first = await stack.firstBuild;
   if (!first.ok) throw new Error(`first build failed: ${first.error}`);
@@ -137,9 +140,9 @@ describe('comment pipeline in a browser', () => {
     await screenshot(page, '04-review-page');
 
     await item.getByTestId('approve').click();
-    await expect.poll(() => item.getByTestId('pending-result').innerText()).toMatch(
-      /published|merged|approved/i,
-    );
+    await expect
+      .poll(() => item.getByTestId('pending-result').innerText())
+      .toMatch(/published|merged|approved/i);
     await screenshot(page, '05-approved');
     await waitForStatus(receipt, 'published');
     await page.close();

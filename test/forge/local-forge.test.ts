@@ -300,3 +300,29 @@ describe('seeding', () => {
     expect(await mainSha()).toBe(head);
   });
 });
+
+describe('pull request pages', () => {
+  test('html_url shows the title, state and escaped changes without a token', async () => {
+    const pull = await fixture.client().proposeComment({
+      commentId: 'page-test',
+      path: 'content/comments/welcome/page-test.md',
+      content: '---\nid: "page-test"\n---\n<script>alert(1)</script>\n',
+      title: 'Comment by <b>Ada</b>',
+      body: 'preview',
+      labels: [],
+    });
+    const response = await fetch(pull.url);
+    const html = await response.text();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(html).toContain('Comment by &lt;b&gt;Ada&lt;/b&gt;');
+    expect(html).toContain('<span class="state">open</span>');
+    expect(html).toContain('+&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).not.toContain('<script>');
+  });
+
+  test('an unknown pull request page is 404', async () => {
+    const response = await fetch(`${fixture.forge.url}/${OWNER}/${REPO}/pull/999`);
+    expect(response.status).toBe(404);
+  });
+});

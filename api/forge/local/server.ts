@@ -11,6 +11,7 @@ import { defaultFaultMessage, type FaultDecision, type FaultHook } from './fault
 import { readCommit, runGit } from './git.ts';
 import { GitHubHttpError, notFound, readJsonBody } from './http.ts';
 import type { ForgeUser } from './payloads.ts';
+import { pullPageNumber, renderPullPage } from './pull-page.ts';
 import { pullRoutes } from './pull-routes.ts';
 import { openPullStore } from './pull-store.ts';
 import { repositoryRoutes } from './repository-routes.ts';
@@ -215,6 +216,24 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
   const repoPrefix = `/repos/${options.owner}/${options.repo}`.toLowerCase();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Pull request pages are for people in a browser, as on GitHub, and need no token.
+    const pageNumber =
+      request.method === 'GET'
+        ? pullPageNumber(
+            new URL(request.url ?? '/', 'http://localhost').pathname,
+            options.owner,
+            options.repo,
+          )
+        : null;
+    if (pageNumber !== null) {
+      const html = await renderPullPage(state, pageNumber).catch(() => null);
+      response.writeHead(html === null ? 404 : 200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      });
+      response.end(html ?? 'No such pull request on this forge.\n');
+      return;
+    }
     const started = Date.now();
     const requestId = randomId().toUpperCase();
     const method = request.method ?? 'GET';
