@@ -10,6 +10,7 @@
 // MARGINALIA_DATA_DIR (.marginalia).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { terminalText } from './terminal-text.ts';
 
 interface PendingComment {
   receipt: string;
@@ -79,7 +80,8 @@ async function pending(): Promise<PendingComment[]> {
 
 function describe(comment: PendingComment): string {
   const where = comment.post ? `on “${comment.post.title ?? comment.post.id}”` : '';
-  return `${comment.receipt}  #${comment.pullRequest.number}  ${comment.author ?? '?'} ${where} (${comment.visibility ?? '?'})`;
+  const line = `${comment.receipt}  #${comment.pullRequest.number}  ${comment.author ?? '?'} ${where} (${comment.visibility ?? '?'})`;
+  return terminalText(line, { multiline: false });
 }
 
 async function main(args: string[]): Promise<void> {
@@ -98,9 +100,12 @@ async function main(args: string[]): Promise<void> {
         `no pending comment has receipt ${receipt}; run npm run review to list them.`,
       );
     console.log(describe(comment));
-    console.log(`Pull request: ${comment.pullRequest.url}`);
-    if (comment.parent) console.log(`Reply to: ${comment.parent}`);
-    console.log(`\n${comment.text ?? '(text not in this API’s outbox)'}`);
+    console.log(terminalText(`Pull request: ${comment.pullRequest.url}`, { multiline: false }));
+    if (comment.parent) {
+      console.log(terminalText(`Reply to: ${comment.parent}`, { multiline: false }));
+    }
+    const text = comment.text ?? '(text not in this API’s outbox)';
+    console.log(`\n${terminalText(text, { multiline: true })}`);
     return;
   }
   if (command === 'approve' || command === 'decline') {

@@ -35,6 +35,19 @@ const wellFormed = v.check<string, string>(
   'contains a lone surrogate, which is not valid Unicode text',
 );
 
+/** True when the text has a character other than white space and zero-width characters. */
+const hasVisibleCharacter = (value: string): boolean =>
+  /[^\s\u200b-\u200d\u2060\ufeff]/u.test(value);
+
+/**
+ * A display name is one line of text. Control characters (line breaks, tabs, escape sequences
+ * that drive a terminal) have no place in it and are rejected rather than stored.
+ */
+const oneLine = v.check<string, string>(
+  (value) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u.test(value),
+  'must be one line without control characters such as line breaks or tabs',
+);
+
 const isHttpUrl = (value: string): boolean => {
   if (!URL.canParse(value)) return false;
   const { protocol } = new URL(value);
@@ -65,6 +78,8 @@ export const CommentSchema = v.object({
     v.string(),
     wellFormed,
     v.nonEmpty('must not be empty'),
+    v.check(hasVisibleCharacter, 'must not be empty'),
+    oneLine,
     v.maxLength(LIMITS.author, `must be at most ${LIMITS.author} characters`),
   ),
   date: v.pipe(
@@ -87,7 +102,7 @@ export const CommentBodySchema = v.pipe(
   v.string(),
   wellFormed,
   v.maxLength(LIMITS.text, `must be at most ${LIMITS.text} characters`),
-  v.check((value) => /[^\s\u200b-\u200d\u2060\ufeff]/u.test(value), 'must not be empty'),
+  v.check(hasVisibleCharacter, 'must not be empty'),
 );
 
 export type Post = v.InferOutput<typeof PostSchema>;

@@ -38,7 +38,7 @@ export interface LocalStack {
   forgeClient: ForgeClient;
   api: ApiServer;
   builder: SiteBuilder;
-  /** The first build of both sites. */
+  /** The first build of both sites, finished by the time startLocalStack returns. */
   firstBuild: Promise<BuildRecord>;
   close(): Promise<void>;
 }
@@ -145,12 +145,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       workDir: path.join(dataDir, 'build'),
       siteEnv,
       logger,
+      onBuilt: () => {
+        // Posts added or closed by a merge reach the API's checks with the next build.
+        api?.reloadContent().catch((error: unknown) => {
+          logger.error('content.reload.failed', { error: errorMessage(error) });
+        });
+      },
     });
     siteBuilder = builder;
+    let api: ApiServer | null = null;
 
-    // The API validates posts against the content of the base branch; the first checkout
-    // happens in the first build, so the API reads the seed folder until then.
+    // The API validates posts and reply targets against the base branch, so it starts from the
+    // checkout that the first build makes.
     const firstBuild = builder.rebuild('start');
+    await firstBuild;
     const forgeClient = createGitHubForge({
       octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
       owner,
@@ -159,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       committer: { name: 'Marginalia', email: 'marginalia@localhost' },
       logger,
     });
-    const api = await startApiServer({
+    api = await startApiServer({
       config: {
         publicSiteUrl: sites.public.url,
         internalSiteUrl: sites.internal.url,
@@ -169,7 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       forge: forgeClient,
       dataDir: path.join(dataDir, 'api'),
-      contentDir: path.resolve(options.seedContentDir),
+      contentDir: builder.contentDir(),
       port: apiPort,
       logger,
       onMerged: (sha) => {
@@ -179,7 +187,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         });
       },
     });
-    closers.push(() => api.close());
+    const startedApi = api;
+    closers.push(() => startedApi.close());
 
     return {
       urls: {
@@ -192,7 +201,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       forgeToken: secrets.forgeToken,
       forge,
       forgeClient,
-      api,
+      api: startedApi,
       builder,
       firstBuild,
       close: closeAll,

@@ -44,8 +44,18 @@ export interface ApiServer {
   app: Hono<AppEnv>;
   store: CommentStore;
   worker: DeliveryWorker;
+  /**
+   * Reads the posts and comment ids from the content folder again, after the base branch moved.
+   * The maps are refilled in place, because the routes and the worker hold them.
+   */
+  reloadContent(contentDir?: string): Promise<void>;
   /** Stops the worker after its delivery in flight, closes the server, then the database. */
   close(): Promise<void>;
+}
+
+function refill<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {
+  target.clear();
+  for (const [key, value] of source) target.set(key, value);
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
@@ -106,6 +116,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     app,
     store,
     worker,
+    async reloadContent(contentDir = options.contentDir) {
+      const [freshPosts, freshComments] = await Promise.all([
+        loadPosts(contentDir),
+        loadCommentIndex(contentDir),
+      ]);
+      refill(posts, freshPosts);
+      refill(knownComments, freshComments);
+      logger.info('content reloaded', { posts: posts.size, comments: knownComments.size });
+    },
     async close() {
       await worker.stop();
       await new Promise<void>((resolve, reject) => {

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     () => new Date(),
   );
 
-  console.log('Starting the local forge, the API and both sites...');
+  console.log('Starting the local forge, building both sites, then starting the API...');
   const started = Date.now();
   const stack = await startLocalStack({
     dataDir,
@@ -56,7 +56,6 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
-  console.log('Building both sites from the repository...');
   const build = await stack.firstBuild;
   if (!build.ok) {
     console.error(`The first site build failed:\n${build.error ?? '(no output)'}`);

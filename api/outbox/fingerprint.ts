@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
 
-/** Hashes what makes two submissions the same comment: post, author and text. */
-export function commentFingerprint(post: string, author: string, body: string): string {
+/** Fields that make two submissions the same comment. */
+export interface FingerprintFields {
+  post: string;
+  /** The comment replied to; the same text in reply to another comment is another comment. */
+  parent: string | null;
+  author: string;
+  /** The same text posted once internal and once public is two comments. */
+  visibility: string;
+  body: string;
+}
+
+/** Hashes the fields that make two submissions the same comment. */
+export function commentFingerprint(fields: FingerprintFields): string {
+  const { post, parent, author, visibility, body } = fields;
   return createHash('sha256')
-    .update(JSON.stringify([post, author, body]))
+    .update(JSON.stringify([post, parent, author, visibility, body]))
     .digest('hex');
 }

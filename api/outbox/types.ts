@@ -23,7 +23,7 @@ export interface NewComment {
   body: string;
   /** RFC 3339 UTC timestamp written into the comment file. */
   date: string;
-  /** Hash of post, author and body, used to spot a resubmission of the same comment. */
+  /** Hash of post, parent, author, visibility and body, used to spot a resubmission. */
   fingerprint: string;
   idempotencyKey: string | null;
 }
@@ -47,7 +47,7 @@ export interface StoredComment extends NewComment {
 
 export type AcceptResult =
   | { outcome: 'created'; comment: StoredComment }
-  /** The same idempotency key, or the same post, author and text within the window. */
+  /** The same idempotency key, or the same fingerprint within the window. */
   | { outcome: 'duplicate'; comment: StoredComment }
   /** The idempotency key was first used for a comment with different content. */
   | { outcome: 'key_conflict'; comment: StoredComment };

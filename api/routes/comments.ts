@@ -24,7 +24,10 @@ export const RECEIPTS_COOKIE = 'marginalia_receipts';
 /** Receipts the cookie remembers; older ones drop off. */
 export const RECEIPTS_KEPT = 20;
 const RECEIPTS_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
-/** A repeat of the same post, author and text within this time returns the first receipt. */
+/**
+ * A repeat of the same comment (post, parent, author, visibility and text) within this time
+ * returns the first receipt.
+ */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
 /** Largest request body read, in bytes: a 20,000-character text, percent-encoded, fits. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -95,17 +98,24 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   function newComment({ submission, variant }: Accepted): NewComment {
     const now = clock.now();
+    const visibility = submission.visibility ?? variant;
     return {
       id: ids.commentId(),
       post: submission.post,
       parent: submission.parent,
       author: submission.author,
       authorUrl: submission.authorUrl,
-      visibility: submission.visibility ?? variant,
+      visibility,
       source: variant,
       body: submission.text,
       date: now.toISOString(),
-      fingerprint: commentFingerprint(submission.post, submission.author, submission.text),
+      fingerprint: commentFingerprint({
+        post: submission.post,
+        parent: submission.parent,
+        author: submission.author,
+        visibility,
+        body: submission.text,
+      }),
       idempotencyKey: submission.idempotencyKey,
     };
   }

@@ -4,6 +4,7 @@
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { ApiError } from '../errors.ts';
+import { decodeUtf8, parseMultipart, parseUrlEncoded } from './body-decoding.ts';
 import {
   CommentBodySchema,
   CommentSchema,
@@ -44,8 +45,11 @@ export interface ReadBody {
   /** True for HTML form posts, which get HTML pages back rather than JSON. */
   fromForm: boolean;
   values: SubmittedValues;
-  /** Fields sent with something other than text, such as a file upload. */
-  nonText: SubmissionField[];
+  /**
+   * Problems found while reading, before validation: a field sent as something other than text
+   * (such as a file upload), sent more than once, or holding bytes that are not valid UTF-8.
+   */
+  readIssues: FieldIssue[];
 }
 
 /** Maximum length of an idempotency key, in characters. */
@@ -97,19 +101,55 @@ function normalize(field: SubmissionField, value: string): string | undefined {
   return cleaned === '' ? undefined : cleaned;
 }
 
-function collect(entries: Iterable<[string, unknown]>): Omit<ReadBody, 'fromForm'> {
+/** One submitted field before normalization, as a JSON property or a form entry. */
+interface RawField {
+  name: string;
+  value: unknown;
+  invalidUtf8: boolean;
+}
+
+const READ_MESSAGES = {
+  nonText: 'must be text',
+  repeated: 'was sent more than once; send it once',
+  invalidUtf8: 'contains bytes that are not valid UTF-8; send it encoded as UTF-8',
+} as const;
+
+function collect(fields: Iterable<RawField>): Omit<ReadBody, 'fromForm'> {
   const values: SubmittedValues = {};
-  const nonText: SubmissionField[] = [];
-  for (const [key, value] of entries) {
-    if (!isField(key) || value === undefined || value === null) continue;
-    if (typeof value !== 'string') {
-      nonText.push(key);
+  const readIssues: FieldIssue[] = [];
+  const seen = new Set<SubmissionField>();
+  for (const { name, value, invalidUtf8 } of fields) {
+    if (!isField(name) || value === undefined || value === null) continue;
+    if (seen.has(name)) {
+      readIssues.push({ field: name, message: READ_MESSAGES.repeated });
       continue;
     }
-    const normalized = normalize(key, value);
-    if (normalized !== undefined) values[key] = normalized;
+    seen.add(name);
+    if (typeof value !== 'string') {
+      readIssues.push({ field: name, message: READ_MESSAGES.nonText });
+      continue;
+    }
+    // The value is kept even when its bytes were invalid, so that a form page shows the text
+    // again (with U+FFFD where the bad bytes were) rather than losing it.
+    if (invalidUtf8) readIssues.push({ field: name, message: READ_MESSAGES.invalidUtf8 });
+    const normalized = normalize(name, value);
+    if (normalized !== undefined) values[name] = normalized;
   }
-  return { values, nonText };
+  return { values, readIssues };
+}
+
+function jsonFields(data: object): RawField[] {
+  return Object.entries(data).map(([name, value]) => ({ name, value, invalidUtf8: false }));
+}
+
+/** Reads the form entries of a urlencoded or multipart body, flagging bytes that are not UTF-8. */
+function formFields(
+  bytes: Uint8Array<ArrayBuffer>,
+  type: string,
+  contentType: string,
+): Promise<RawField[]> {
+  if (type === 'application/x-www-form-urlencoded') return Promise.resolve(parseUrlEncoded(bytes));
+  return parseMultipart(bytes, contentType);
 }
 
 /** Reads the request body as JSON or as a form, raising ApiError when it cannot be read. */
@@ -118,9 +158,17 @@ export async function readSubmissionBody(c: Context): Promise<ReadBody> {
   let read: Omit<ReadBody, 'fromForm'>;
   let fromForm: boolean;
   if (type === 'application/json' || type.endsWith('+json')) {
+    const text = decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
+    if (text === null) {
+      throw new ApiError('malformed_body', {
+        message:
+          'The request body is not valid UTF-8, so its text cannot be stored as sent. ' +
+          'Send the JSON encoded as UTF-8.',
+      });
+    }
     let data: unknown;
     try {
-      data = await c.req.json();
+      data = JSON.parse(text);
     } catch {
       throw new ApiError('malformed_body', {
         message: 'The request body is not valid JSON. Send one JSON object with the fields.',
@@ -131,18 +179,19 @@ export async function readSubmissionBody(c: Context): Promise<ReadBody> {
         message: 'The request body must be one JSON object with the comment fields.',
       });
     }
-    read = collect(Object.entries(data));
+    read = collect(jsonFields(data));
     fromForm = false;
   } else if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
-    let form: Record<string, unknown>;
+    let fields: RawField[];
     try {
-      form = await c.req.parseBody();
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      fields = await formFields(bytes, type, c.req.header('content-type') ?? type);
     } catch {
       throw new ApiError('malformed_body', {
         message: 'The form data could not be read. Send the form again from the post page.',
       });
     }
-    read = collect(Object.entries(form));
+    read = collect(fields);
     fromForm = true;
   } else {
     throw new ApiError('unsupported_media_type');
@@ -164,7 +213,7 @@ export function validateSubmission(
   // field's own "is required" message rather than the object schema's generic one.
   const input = Object.fromEntries(SUBMISSION_FIELDS.map((field) => [field, read.values[field]]));
   const result = v.safeParse(SubmissionSchema, input);
-  const issues: FieldIssue[] = read.nonText.map((field) => ({ field, message: 'must be text' }));
+  const issues: FieldIssue[] = [...read.readIssues];
   if (!result.success) issues.push(...toFieldIssues(result.issues));
   if (issues.length > 0 || !result.success) return { ok: false, issues: firstPerField(issues) };
 

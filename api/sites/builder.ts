@@ -57,7 +57,17 @@ export function createSiteBuilder(options: SiteBuilderOptions): SiteBuilder {
   async function updateCheckout(): Promise<string> {
     if (!existsSync(path.join(checkout, '.git'))) {
       await mkdir(options.workDir, { recursive: true });
-      await git(['clone', '--quiet', '--branch', options.baseBranch, options.repository, checkout]);
+      // Comment bodies are built byte for byte, whatever the user's global line-ending setting.
+      await git([
+        'clone',
+        '--quiet',
+        '--config',
+        'core.autocrlf=false',
+        '--branch',
+        options.baseBranch,
+        options.repository,
+        checkout,
+      ]);
     } else {
       await git(['fetch', '--quiet', 'origin', options.baseBranch], checkout);
       await git(['reset', '--quiet', '--hard', 'FETCH_HEAD'], checkout);

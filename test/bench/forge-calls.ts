@@ -38,7 +38,10 @@ async function main(): Promise<void> {
   const comments = numberOption(process.argv, '--comments', 20);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'marginalia-bench-forge-calls-'));
   const logs: string[] = [];
-  const logger = createJsonLogger((line) => logs.push(line), () => new Date());
+  const logger = createJsonLogger(
+    (line) => logs.push(line),
+    () => new Date(),
+  );
   const calls: Call[] = [];
   const countingFetch: typeof fetch = async (input, init) => {
     const request = new Request(input, init);
