@@ -5,9 +5,9 @@
 //   npm run review -- approve RECEIPT merge its pull request; both sites rebuild
 //   npm run review -- decline RECEIPT close its pull request unmerged
 //
-// MARGINALIA_API_URL (http://127.0.0.1:8787) is the API, and MARGINALIA_STAFF_TOKEN the staff
-// token; when unset, the token is read from the secrets file that `npm start` wrote in
-// MARGINALIA_DATA_DIR (.marginalia).
+// MARGINALIA_API_URL is the API and MARGINALIA_STAFF_TOKEN the staff token. When unset, both come
+// from the files that `npm start` writes in MARGINALIA_DATA_DIR (.marginalia): stack.json names
+// the running API and secrets.json holds the token.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { terminalText } from './terminal-text.ts';
@@ -26,24 +26,42 @@ interface PendingComment {
 
 const USAGE = `Usage: npm run review [-- list | show RECEIPT | approve RECEIPT | decline RECEIPT]`;
 
+const dataDir = path.resolve(process.env['MARGINALIA_DATA_DIR'] ?? '.marginalia');
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** The API of the running `npm start`, unless MARGINALIA_API_URL names another. */
+function apiUrl(): string {
+  const fromEnv = process.env['MARGINALIA_API_URL'];
+  if (fromEnv) return fromEnv.replace(/\/+$/, '');
+  const file = path.join(dataDir, 'stack.json');
+  if (existsSync(file)) {
+    const stack: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (isRecord(stack) && isRecord(stack.urls) && typeof stack.urls.api === 'string') {
+      return stack.urls.api;
+    }
+  }
+  return 'http://127.0.0.1:8787';
+}
+
 function staffToken(): string {
   const fromEnv = process.env['MARGINALIA_STAFF_TOKEN'];
   if (fromEnv) return fromEnv;
-  const file = path.resolve(process.env['MARGINALIA_DATA_DIR'] ?? '.marginalia', 'secrets.json');
+  const file = path.join(dataDir, 'secrets.json');
   if (!existsSync(file)) {
     throw new Error(
       `MARGINALIA_STAFF_TOKEN is not set and ${file} does not exist; run npm start first, or set the token.`,
     );
   }
   const secrets: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (typeof secrets === 'object' && secrets !== null && 'staffToken' in secrets) {
-    return String(secrets.staffToken);
-  }
+  if (isRecord(secrets) && typeof secrets.staffToken === 'string') return secrets.staffToken;
   throw new Error(`${file} has no staffToken; delete it and run npm start again.`);
 }
 
 async function call(method: string, route: string): Promise<unknown> {
-  const base = (process.env['MARGINALIA_API_URL'] ?? 'http://127.0.0.1:8787').replace(/\/+$/, '');
+  const base = apiUrl();
   const token = staffToken();
   let response: Response;
   try {
@@ -56,11 +74,9 @@ async function call(method: string, route: string): Promise<unknown> {
   }
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    const message =
-      typeof body === 'object' && body !== null && 'error' in body
-        ? JSON.stringify(body.error)
-        : `HTTP ${response.status}`;
-    throw new Error(`${method} ${route} failed: ${message}`);
+    const error = isRecord(body) && isRecord(body.error) ? body.error : {};
+    const message = typeof error.message === 'string' ? error.message : '';
+    throw new Error(`${base} answered HTTP ${response.status}. ${message}`.trim());
   }
   return body;
 }
@@ -86,10 +102,17 @@ function describe(comment: PendingComment): string {
 
 async function main(args: string[]): Promise<void> {
   const [command = 'list', receipt] = args;
+  if (!['list', 'show', 'approve', 'decline'].includes(command)) {
+    throw new Error(`unknown command "${command}".\n${USAGE}`);
+  }
   if (command === 'list') {
     const comments = await pending();
     if (comments.length === 0) console.log('No comments are waiting for review.');
-    for (const comment of comments) console.log(describe(comment));
+    for (const comment of comments) {
+      console.log(describe(comment));
+      const excerpt = (comment.text ?? '').replace(/\s+/g, ' ').slice(0, 100);
+      if (excerpt) console.log(`    ${terminalText(excerpt, { multiline: false })}`);
+    }
     return;
   }
   if (!receipt) throw new Error(`${command} needs a receipt id.\n${USAGE}`);
@@ -113,10 +136,13 @@ async function main(args: string[]): Promise<void> {
       'POST',
       `/api/staff/comments/${encodeURIComponent(receipt)}/${command}`,
     );
-    console.log(JSON.stringify(result));
-    return;
+    const status = isRecord(result) && typeof result.status === 'string' ? result.status : '?';
+    console.log(
+      status === 'published'
+        ? `Approved ${receipt}: its pull request is merged, and both sites are rebuilding.`
+        : `Declined ${receipt}: its pull request is closed unmerged (status: ${status}).`,
+    );
   }
-  throw new Error(`unknown command ${command}.\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

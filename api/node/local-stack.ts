@@ -97,7 +97,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const closeAll = async () => {
     for (const close of closers.reverse()) {
       await close().catch((error: unknown) =>
-        logger.error('stack.close.failed', { error: errorMessage(error) }),
+        logger.error('closing a part of the stack failed', { error: errorMessage(error) }),
       );
     }
   };
@@ -148,7 +148,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onBuilt: () => {
         // Posts added or closed by a merge reach the API's checks with the next build.
         api?.reloadContent().catch((error: unknown) => {
-          logger.error('content.reload.failed', { error: errorMessage(error) });
+          logger.error('reloading content failed', { error: errorMessage(error) });
         });
       },
     });
@@ -183,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onMerged: (sha) => {
         if (options.rebuildOnMerge === false) return;
         builder.rebuild(`merge ${sha}`).catch((error: unknown) => {
-          logger.error('site.rebuild.failed', { sha, error: errorMessage(error) });
+          logger.error('site rebuild failed', { sha, error: errorMessage(error) });
         });
       },
     });

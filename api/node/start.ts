@@ -9,8 +9,7 @@
 import path from 'node:path';
 import { DEFAULT_PORTS, startLocalStack } from './local-stack.ts';
 import { createJsonLogger } from '../platform/logger.ts';
-import { createWriteStream } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 function readPort(name: string, fallback: number): number {
   const value = process.env[name];
@@ -20,6 +19,29 @@ function readPort(name: string, fallback: number): number {
     throw new Error(`${name} is ${JSON.stringify(value)}; set it to a TCP port from 0 to 65535.`);
   }
   return port;
+}
+
+const PORT_VARIABLES = {
+  forge: 'MARGINALIA_FORGE_PORT',
+  api: 'MARGINALIA_API_PORT',
+  public: 'MARGINALIA_PUBLIC_PORT',
+  internal: 'MARGINALIA_INTERNAL_PORT',
+} as const;
+
+/** Explains a port that is already taken, naming the variable that moves it. */
+function describeStartFailure(error: unknown, ports: Record<keyof typeof PORT_VARIABLES, number>) {
+  const message = error instanceof Error ? error.message : String(error);
+  const taken = /EADDRINUSE.*:(\d+)$/.exec(message);
+  if (!taken) return message;
+  const port = Number(taken[1]);
+  const part = (Object.keys(ports) as Array<keyof typeof ports>).find((key) => ports[key] === port);
+  const variable = part ? PORT_VARIABLES[part] : 'the MARGINALIA_*_PORT variables';
+  return [
+    `Port ${port} on 127.0.0.1 is already in use${part ? ` (the ${part} port)` : ''}.`,
+    `Stop the program that uses it, or pick free ports, for example:`,
+    `  ${variable}=${port + 10000} npm start`,
+    `Another npm start may still be running; its ports are in .marginalia/stack.json.`,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -34,24 +56,28 @@ async function main(): Promise<void> {
     () => new Date(),
   );
 
+  const ports = {
+    forge: readPort(PORT_VARIABLES.forge, DEFAULT_PORTS.forge),
+    api: readPort(PORT_VARIABLES.api, DEFAULT_PORTS.api),
+    public: readPort(PORT_VARIABLES.public, DEFAULT_PORTS.public),
+    internal: readPort(PORT_VARIABLES.internal, DEFAULT_PORTS.internal),
+  };
   console.log('Starting the local forge, building both sites, then starting the API...');
   const started = Date.now();
-  const stack = await startLocalStack({
-    dataDir,
-    seedContentDir: contentDir,
-    ports: {
-      forge: readPort('MARGINALIA_FORGE_PORT', DEFAULT_PORTS.forge),
-      api: readPort('MARGINALIA_API_PORT', DEFAULT_PORTS.api),
-      public: readPort('MARGINALIA_PUBLIC_PORT', DEFAULT_PORTS.public),
-      internal: readPort('MARGINALIA_INTERNAL_PORT', DEFAULT_PORTS.internal),
+  const stack = await startLocalStack({ dataDir, seedContentDir: contentDir, ports, logger }).catch(
+    (error: unknown) => {
+      throw new Error(describeStartFailure(error, ports));
     },
-    logger,
-  });
+  );
+  // The CLIs find this instance's API through this file.
+  const stackFile = path.join(dataDir, 'stack.json');
+  writeFileSync(stackFile, JSON.stringify({ pid: process.pid, urls: stack.urls }, null, 2) + '\n');
   const shutdown = async (signal: string) => {
     console.log(`\n${signal} received; stopping after the delivery in flight...`);
     await stack.close();
-    logStream.end();
-    process.exit(0);
+    rmSync(stackFile, { force: true });
+    logger.info('marginalia stopped', { signal });
+    logStream.end(() => process.exit(0));
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
@@ -71,7 +97,8 @@ Marginalia is running (ready in ${seconds} s).
   Internal site   ${stack.urls.internal}/
   Review page     ${stack.urls.internal}/review/
   API             ${stack.urls.api}/api/health
-  Local forge     ${stack.urls.forge}/repos/marginalia/blog
+  Pull requests   ${stack.urls.forge}/marginalia/blog/pulls   (the local forge)
+  Repository      ${stack.forge.repoPath}
 
   Staff token     ${stack.staffToken}
                   (for the review page and \`npm run review\`)

@@ -81,7 +81,7 @@ export function createSiteBuilder(options: SiteBuilderOptions): SiteBuilder {
     if (sha === builtSha) {
       return records.at(-1) ?? finish(sha, started, true);
     }
-    options.logger.info('site.build.started', { sha, reason });
+    options.logger.info('site build started', { sha, reason });
     try {
       const folders = await Promise.all(SITE_VARIANTS.map((variant) => buildVariant(variant, sha)));
       const previous = SITE_VARIANTS.map((variant) => served.get(variant));
@@ -93,12 +93,12 @@ export function createSiteBuilder(options: SiteBuilderOptions): SiteBuilder {
           .map((f) => rm(f, { recursive: true, force: true })),
       );
       const record = finish(sha, started, true);
-      options.logger.info('site.build.finished', { sha, ms: record.ms });
+      options.logger.info('site build finished', { sha, ms: record.ms });
       options.onBuilt?.(record);
       return record;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      options.logger.error('site.build.failed', { sha, error: message });
+      options.logger.error('site build failed', { sha, error: message });
       return finish(sha, started, false, message);
     }
   }

@@ -400,3 +400,62 @@ describe('review command', () => {
     }
   });
 });
+
+describe('review command usage', () => {
+  const script = join(import.meta.dirname, '../../api/cli/review.ts');
+
+  it('rejects an unknown command before anything else', async () => {
+    const failure = await run(process.execPath, [script, 'frobnicate'], {
+      env: { ...process.env, MARGINALIA_STAFF_TOKEN: 'unused-token-1234' },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect('code' in failure && failure.code).toBe(1);
+    expect(String(failure.stderr)).toContain('unknown command "frobnicate"');
+  });
+
+  it('finds the API and token in the data folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'marginalia-review-stack-'));
+    await mkdir(join(dir, 'content', 'posts'), { recursive: true });
+    await writeFile(
+      join(dir, 'content', 'posts', 'hello.md'),
+      '---\nid: hello-world\ntitle: Hello\ndate: 2026-01-05\nvisibility: public\n---\n\nHi.\n',
+    );
+    const forge = createMemoryForge();
+    const server = await startApiServer({
+      config: CONFIG,
+      forge,
+      dataDir: join(dir, 'data'),
+      contentDir: join(dir, 'content'),
+      port: 0,
+      startWorker: false,
+      logger: createJsonLogger(
+        () => undefined,
+        () => new Date(),
+      ),
+    });
+    try {
+      await writeFile(join(dir, 'stack.json'), JSON.stringify({ urls: { api: server.url } }));
+      await writeFile(join(dir, 'secrets.json'), JSON.stringify({ staffToken: CONFIG.staffToken }));
+      const response = await fetch(`${server.url}/api/comments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ post: 'hello-world', author: 'Ada', text: 'Approve me' }),
+      });
+      const receipt = String((await readJson(response)).receipt);
+      await server.worker.drain();
+
+      const env = { ...process.env, MARGINALIA_DATA_DIR: dir };
+      delete env['MARGINALIA_API_URL'];
+      delete env['MARGINALIA_STAFF_TOKEN'];
+      const list = await run(process.execPath, [script], { env });
+      expect(list.stdout).toContain(receipt);
+      expect(list.stdout).toContain('Approve me');
+      const approve = await run(process.execPath, [script, 'approve', receipt], { env });
+      expect(approve.stdout.trim()).toBe(
+        `Approved ${receipt}: its pull request is merged, and both sites are rebuilding.`,
+      );
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -24,7 +24,7 @@ export interface LoadResult {
   clients: number;
   warmupS: number;
   durationS: number;
-  /** Requests started after the warm-up and answered. */
+  /** Requests started after the warm-up and completed, with any status. */
   measured: number;
   accepted: number;
   /** Responses other than 202, by status, plus "network" for failed requests. */

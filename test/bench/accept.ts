@@ -1,7 +1,7 @@
-// Accepting comments on Node under 50 concurrent clients. Three processes, so that each one's CPU
-// and memory are its own: this one runs the local forge and samples the API's memory; the API
-// (accept-server.ts) runs startApiServer with a forge client that waits 100 ms before every
-// request; the load generator (accept-load.ts) sends the comments.
+// Accepting comments on Node under 50 concurrent clients, in three processes so that each one's
+// CPU and memory are its own. This one runs the local forge and samples the API's memory. The API
+// process (accept-server.ts) runs startApiServer with a forge client that waits 100 ms before
+// every request. The load generator (accept-load.ts) sends the comments.
 //
 //   node test/bench/accept.ts [--clients 50] [--warmup-s 2] [--duration-s 10]
 //     [--forge-latency-ms 100] [--profile] [--json-out FILE]
@@ -25,7 +25,7 @@ import {
   sampleContentDir,
 } from './common.ts';
 
-const here = import.meta.dirname;
+const benchDir = import.meta.dirname;
 
 /** Starts a Node child and resolves with it and its first stdout line parsed as JSON. */
 async function spawnNode(
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   try {
     const server = await spawnNode(
       [
-        path.join(here, 'accept-server.ts'),
+        path.join(benchDir, 'accept-server.ts'),
         '--forge-url',
         forge.url,
         '--forge-token',
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     }, 100);
 
     const load = await spawnNode([
-      path.join(here, 'accept-load.ts'),
+      path.join(benchDir, 'accept-load.ts'),
       '--url',
       apiUrl,
       '--clients',

@@ -65,9 +65,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` every `intervalMs` until it returns a value other than null, or throws on timeout. */
+/** Polls `check` every `intervalMs` until it returns non-null, and throws after `timeoutMs`. */
 export async function waitFor<T>(
-  what: string,
+  description: string,
   check: () => Promise<T | null> | T | null,
   timeoutMs: number,
   intervalMs = 20,
@@ -77,7 +77,7 @@ export async function waitFor<T>(
     const value = await check();
     if (value !== null) return value;
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
     await sleep(intervalMs);
   }
 }
@@ -106,7 +106,9 @@ export function report(result: BenchResult, argv: readonly string[] = process.ar
   console.log(`\n== ${result.bench} ==`);
   console.log(`method: ${result.method}`);
   for (const item of result.figures) {
-    const verdict = item.met === null ? '' : item.met ? '  (target met)' : '  (target MISSED)';
+    let verdict = '';
+    if (item.met === true) verdict = '  (target met)';
+    if (item.met === false) verdict = '  (target MISSED)';
     const target = item.target === null ? '' : `  target ${item.target} ${item.unit}`;
     console.log(`  ${item.name}: ${item.value} ${item.unit}${target}${verdict}`);
   }

@@ -1,7 +1,7 @@
 // JavaScript a reader downloads to read a post or to post a comment: builds the public site from
 // the sample blog and sums the scripts that the home page and every post page reference, raw and
-// gzipped. The form's own markup is plain HTML (it posts without JavaScript), so every script
-// found is optional; this script reports which pages load it by default.
+// gzipped. A script counts as required only on a page whose comment field has no plain HTML form
+// around it. The report also lists which pages load each script by default.
 //
 //   node test/bench/reader-js.ts [--json-out FILE]
 import { existsSync } from 'node:fs';

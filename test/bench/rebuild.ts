@@ -1,8 +1,8 @@
 // Merge to both sites rebuilt, on the local default with the sample blog: the whole local stack
 // (startLocalStack) on loopback. Each round submits one public comment, waits until it is
-// proposed, approves it through the staff API, and times from the approve request until the
-// builder records a finished build of the merge commit, and until the public post page shows the
-// comment.
+// proposed, and approves it through the staff API. The clock runs from the approve request until
+// the builder records a finished build of the merge commit. A second time is taken when the
+// public post page shows the comment.
 //
 //   node test/bench/rebuild.ts [--rounds 3] [--json-out FILE]
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -2,8 +2,8 @@
 // prints a summary of the figures against their targets. Name benchmarks to run only those, and
 // pass options after them to every one, such as `npm run bench -- large-build --full`.
 //
-// The exit code is 1 only when a benchmark broke (crashed or could not measure); a missed target
-// is reported in the summary but is not a failure.
+// The exit code is 1 only when a benchmark broke, because it crashed or could not measure. A
+// missed target is reported in the summary but is not a failure.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';

@@ -326,3 +326,26 @@ describe('pull request pages', () => {
     expect(response.status).toBe(404);
   });
 });
+
+describe('pull request list page', () => {
+  test('lists pull requests newest first with escaped titles', async () => {
+    const client = fixture.client();
+    for (const id of ['list-a', 'list-b']) {
+      await client.proposeComment({
+        commentId: id,
+        path: `content/comments/welcome/${id}.md`,
+        content: `---\nid: "${id}"\n---\nbody\n`,
+        title: `Comment <${id}>`,
+        body: 'preview',
+        labels: [],
+      });
+    }
+    const response = await fetch(`${fixture.forge.url}/${OWNER}/${REPO}/pulls`);
+    const html = await response.text();
+    expect(response.status).toBe(200);
+    expect(html.indexOf('Comment &lt;list-b&gt;')).toBeLessThan(
+      html.indexOf('Comment &lt;list-a&gt;'),
+    );
+    expect(html).toContain(`href="/${OWNER}/${REPO}/pull/1"`);
+  });
+});

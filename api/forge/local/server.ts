@@ -11,7 +11,7 @@ import { defaultFaultMessage, type FaultDecision, type FaultHook } from './fault
 import { readCommit, runGit } from './git.ts';
 import { GitHubHttpError, notFound, readJsonBody } from './http.ts';
 import type { ForgeUser } from './payloads.ts';
-import { pullPageNumber, renderPullPage } from './pull-page.ts';
+import { pullPageNumber, renderPullList, renderPullPage } from './pull-page.ts';
 import { pullRoutes } from './pull-routes.ts';
 import { openPullStore } from './pull-store.ts';
 import { repositoryRoutes } from './repository-routes.ts';
@@ -226,7 +226,10 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
           )
         : null;
     if (pageNumber !== null) {
-      const html = await renderPullPage(state, pageNumber).catch(() => null);
+      const html =
+        pageNumber === 'list'
+          ? renderPullList(state)
+          : await renderPullPage(state, pageNumber).catch(() => null);
       response.writeHead(html === null ? 404 : 200, {
         'content-type': 'text/html; charset=utf-8',
         'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
