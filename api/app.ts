@@ -8,6 +8,7 @@ import { errorMessage } from './platform/logger.ts';
 import { commentRoutes } from './routes/comments.ts';
 import { prefersHtml, type AppDeps, type AppEnv, type RouteDeps } from './routes/context.ts';
 import { healthRoutes } from './routes/health.ts';
+import { readerPagePolicy } from './routes/html.ts';
 import { messagePage } from './routes/pages.ts';
 import { createSites } from './routes/sites.ts';
 import { staffRoutes } from './routes/staff.ts';
@@ -15,8 +16,12 @@ import { webhookRoutes } from './routes/webhooks.ts';
 
 export type { AppDeps, AppEnv } from './routes/context.ts';
 
+// Error pages carry no form and no script, so they get the strictest policy of the reader pages.
+const ERROR_PAGE_POLICY = readerPagePolicy(["'none'"]);
+
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   if (prefersHtml(c, 'application/json')) {
+    c.header('content-security-policy', ERROR_PAGE_POLICY);
     return c.html(messagePage('Request failed', error.message), error.status);
   }
   return c.json(errorBody(error, c.get('requestId')), error.status);

@@ -58,6 +58,13 @@ export const ERRORS = {
     status: 401,
     message: 'A staff token is required: send it as "Authorization: Bearer <token>".',
   },
+  /** A bearer token was sent, but it is not the staff token. */
+  invalid_token: {
+    status: 401,
+    message:
+      'The staff token is not valid. Send the token the API was started with ' +
+      '(MARGINALIA_STAFF_TOKEN) as "Authorization: Bearer <token>".',
+  },
   webhook_signature_invalid: {
     status: 401,
     message:

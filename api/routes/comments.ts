@@ -10,7 +10,16 @@ import type { NewComment, StoredComment } from '../outbox/types.ts';
 import type { PostInfo } from '../platform/content-index.ts';
 import { errorMessage } from '../platform/logger.ts';
 import { prefersHtml, type AppEnv, type RouteDeps } from './context.ts';
-import { formPage, messagePage, receiptsPage, statusPage, statusSentence } from './pages.ts';
+import { readerPagePolicy, type SiteLink } from './html.ts';
+import {
+  formPage,
+  messagePage,
+  receiptsPage,
+  statusPage,
+  statusSentence,
+  type PostLink,
+  type ReceiptView,
+} from './pages.ts';
 import type { SiteVariant } from './sites.ts';
 import {
   readSubmissionBody,
@@ -23,7 +32,12 @@ import {
 export const RECEIPTS_COOKIE = 'marginalia_receipts';
 /** Receipts the cookie remembers; older ones drop off. */
 export const RECEIPTS_KEPT = 20;
-const RECEIPTS_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
+const RECEIPTS_MAX_AGE_DAYS = 30;
+const RECEIPTS_MAX_AGE_SECONDS = RECEIPTS_MAX_AGE_DAYS * 24 * 60 * 60;
+/** The 404 page's sentence: readers reach it from a link, so it states where a good link is. */
+const RECEIPT_NOT_FOUND_FOR_READERS =
+  'No comment has this receipt. Check the link from your confirmation page, ' +
+  'or send the comment again.';
 /**
  * A repeat of the same comment (post, parent, author, visibility and text) within this time
  * returns the first receipt.
@@ -53,6 +67,18 @@ export function receiptsFromCookie(value: string | undefined): string[] {
 export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   const { store, sites, posts, clock, ids, logger } = deps;
   const app = new Hono<AppEnv>();
+
+  // Every HTML page of these routes, error pages included, runs no script and loads nothing.
+  const pagePolicy = readerPagePolicy([
+    ...sites.allowedOrigins,
+    new URL(deps.config.apiPublicUrl).origin,
+  ]);
+  app.use(async function readerPageHeaders(c, next) {
+    await next();
+    if (c.res.headers.get('content-type')?.startsWith('text/html')) {
+      c.header('Content-Security-Policy', pagePolicy);
+    }
+  });
 
   /** Checks the validated submission against the posts and comments that exist. */
   async function checkAgainstContent(
@@ -134,10 +160,25 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     });
   }
 
+  /** Returns the blog of a variant, with the name its header shows. */
+  function siteLink(variant: SiteVariant): SiteLink {
+    if (variant === 'internal') {
+      return { name: 'Marginalia internal', url: `${deps.config.internalSiteUrl}/` };
+    }
+    return { name: 'Marginalia', url: `${deps.config.publicSiteUrl}/` };
+  }
+
+  /** Returns the submitted post unless the site the form came from does not show it. */
+  function shownPost(values: SubmittedValues, variant: SiteVariant): PostInfo | undefined {
+    const post = values.post === undefined ? undefined : posts.get(values.post);
+    if (post === undefined || (variant === 'public' && post.visibility !== 'public')) return;
+    return post;
+  }
+
   /** The page a rejected form links back to: returnTo on a site, else the post, else none. */
   function backLinkUrl(values: SubmittedValues, variant: SiteVariant): string | null {
-    const post = values.post === undefined ? undefined : posts.get(values.post);
-    if (post !== undefined && (variant === 'internal' || post.visibility === 'public')) {
+    const post = shownPost(values, variant);
+    if (post !== undefined) {
       return sites.returnUrl(values.returnTo, sites.postUrl(post, variant)).href;
     }
     if (values.returnTo === undefined) return null;
@@ -155,17 +196,24 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       return c.json(errorBody(error, c.get('requestId')), error.status);
     }
     if (read === null) {
-      return c.html(messagePage('Your comment was not sent', error.message), error.status);
+      // The body was never read, so the text cannot be shown again. The browser's own page
+      // before this one usually still contains it.
+      const message = `${error.message} Go back in your browser to find your text in the form.`;
+      const page = messagePage('Your comment was not sent', message, { site: siteLink(variant) });
+      return c.html(page, error.status);
     }
+    const post = shownPost(read.values, variant);
     const page = formPage({
       title: 'Your comment was not sent',
       message: error.message,
       issues: error.issues,
       values: read.values,
       action: sites.submitUrl(),
+      post: post === undefined ? null : postLink(post, variant),
       showVisibility: variant === 'internal',
       keepKey: error.code !== 'idempotency_key_reused',
       backUrl: backLinkUrl(read.values, variant),
+      site: siteLink(variant),
     });
     return c.html(page, error.status);
   }
@@ -242,11 +290,30 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     },
   );
 
-  function postUrlOf(comment: StoredComment): string | null {
+  function postLink(post: PostInfo, variant: SiteVariant): PostLink {
+    return { title: post.title, url: sites.postUrl(post, variant).href };
+  }
+
+  /**
+   * Picks the site a reader follows a comment to. That is the internal site when the comment was
+   * sent from it, is internal, or is on an internal post. Otherwise it is the public site.
+   */
+  function siteOf(comment: StoredComment): SiteVariant {
     const post = posts.get(comment.post);
-    if (post === undefined) return null;
-    const shownPublicly = comment.visibility === 'public' && post.visibility === 'public';
-    return sites.postUrl(post, shownPublicly ? 'public' : 'internal').href;
+    const internal =
+      comment.source === 'internal' ||
+      comment.visibility === 'internal' ||
+      post?.visibility === 'internal';
+    return internal ? 'internal' : 'public';
+  }
+
+  function receiptView(comment: StoredComment, sentHere: ReadonlySet<string>): ReceiptView {
+    const post = posts.get(comment.post);
+    return {
+      comment,
+      post: post === undefined ? null : postLink(post, siteOf(comment)),
+      sentFromThisBrowser: sentHere.has(comment.id),
+    };
   }
 
   app.get('/mine', async (c) => {
@@ -255,7 +322,18 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     if (!prefersHtml(c, 'text/html')) {
       return c.json({ receipts: comments.map(receiptJson) });
     }
-    return c.html(receiptsPage(comments, postUrlOf));
+    const sentHere = new Set(receipts);
+    // The header links to the blog of the newest comment, the one the reader most likely came from.
+    const newest = comments[0];
+    const page = receiptsPage(
+      comments.map((comment) => receiptView(comment, sentHere)),
+      {
+        site: siteLink(newest === undefined ? 'public' : siteOf(newest)),
+        remembered: RECEIPTS_KEPT,
+        rememberedDays: RECEIPTS_MAX_AGE_DAYS,
+      },
+    );
+    return c.html(page);
   });
 
   app.get('/:id', async (c) => {
@@ -264,11 +342,16 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     const html = prefersHtml(c, 'application/json');
     if (comment === null) {
       const error = new ApiError('receipt_not_found', { field: 'receipt' });
-      if (html) return c.html(messagePage('Receipt not found', error.message), 404);
-      return c.json(errorBody(error, c.get('requestId')), 404);
+      if (!html) return c.json(errorBody(error, c.get('requestId')), 404);
+      const page = messagePage('Comment not found', RECEIPT_NOT_FOUND_FOR_READERS, {
+        links: [{ href: 'mine', label: 'See the comments sent from this browser' }],
+        site: siteLink('public'),
+      });
+      return c.html(page, 404);
     }
-    if (html) return c.html(statusPage(comment, postUrlOf(comment)));
-    return c.json(receiptJson(comment));
+    if (!html) return c.json(receiptJson(comment));
+    const sentHere = new Set(receiptsFromCookie(getCookie(c, RECEIPTS_COOKIE)));
+    return c.html(statusPage(receiptView(comment, sentHere), siteLink(siteOf(comment))));
   });
 
   return app;

@@ -16,13 +16,22 @@ export function tokensMatch(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * Rejects requests without the staff token with 401. A request that sent no bearer token gets
+ * `unauthorized`. One that sent a different token gets `invalid_token`, which the
+ * WWW-Authenticate header repeats as its error, as RFC 6750 section 3 describes.
+ */
 export function requireStaff(staffToken: string): MiddlewareHandler<AppEnv> {
   return async function staffAuth(c, next) {
     const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer +(\S+)\s*$/i.exec(header);
-    if (match?.[1] === undefined || !tokensMatch(match[1], staffToken)) {
+    const presented = /^Bearer +(\S+)\s*$/i.exec(header)?.[1];
+    if (presented === undefined) {
       c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff"');
       return c.json(errorBody(new ApiError('unauthorized'), c.get('requestId')), 401);
+    }
+    if (!tokensMatch(presented, staffToken)) {
+      c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff", error="invalid_token"');
+      return c.json(errorBody(new ApiError('invalid_token'), c.get('requestId')), 401);
     }
     await next();
   };

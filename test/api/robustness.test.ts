@@ -443,7 +443,7 @@ describe('review command usage', () => {
       const receipt = String((await readJson(response)).receipt);
       await server.worker.drain();
 
-      const env = { ...process.env, MARGINALIA_DATA_DIR: dir };
+      const env: NodeJS.ProcessEnv = { ...process.env, MARGINALIA_DATA_DIR: dir };
       delete env['MARGINALIA_API_URL'];
       delete env['MARGINALIA_STAFF_TOKEN'];
       const list = await run(process.execPath, [script], { env });

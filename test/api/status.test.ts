@@ -1,7 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  CONFIG,
-  INTERNAL_ORIGIN,
   VALID_COMMENT,
   closedPayload,
   createHarness,
@@ -67,54 +65,6 @@ describe('receipt status', () => {
   it('answers 404 for a receipt that is not an id', async () => {
     const response = await getStatus('..%2f..%2fetc');
     expect(response.status).toBe(404);
-  });
-
-  it('shows a readable page to a browser', async () => {
-    const receipt = await submitComment(harness);
-    const response = await getStatus(receipt, 'text/html,*/*;q=0.8');
-    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    const page = await response.text();
-    expect(page).toContain('Received, waiting for review.');
-    expect(page).toContain(`href="${CONFIG.publicSiteUrl}/posts/hello-world/"`);
-  });
-
-  it('links an internal comment to the internal site', async () => {
-    const receipt = await submitComment(harness, VALID_COMMENT, { origin: INTERNAL_ORIGIN });
-    const page = await (await getStatus(receipt, 'text/html')).text();
-    expect(page).toContain(`href="${CONFIG.internalSiteUrl}/posts/hello-world/"`);
-  });
-
-  it('says published plainly', async () => {
-    const receipt = await submitComment(harness);
-    await harness.store.markPublished(receipt, harness.clock.now());
-    expect(await (await getStatus(receipt, 'text/html')).text()).toContain('Published.');
-  });
-
-  it('says declined plainly', async () => {
-    const receipt = await submitComment(harness);
-    await harness.store.markDeclined(receipt, harness.clock.now());
-    expect(await (await getStatus(receipt, 'text/html')).text()).toContain('Declined.');
-  });
-});
-
-describe('receipts page', () => {
-  it('lists the receipts in the cookie', async () => {
-    const first = await postForm(harness, { ...VALID_COMMENT });
-    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const response = await harness.app.request('/api/comments/mine', {
-      headers: { cookie, accept: 'text/html' },
-    });
-    const page = await response.text();
-    const receipt = new URL(first.headers.get('location') ?? '').searchParams.get('receipt');
-    expect(page).toContain(`href="${receipt}"`);
-    expect(page).toContain('Received, waiting for review.');
-  });
-
-  it('says so when the browser has no receipts', async () => {
-    const response = await harness.app.request('/api/comments/mine', {
-      headers: { accept: 'text/html' },
-    });
-    expect(await response.text()).toContain('This browser has no comment receipts.');
   });
 });
 

@@ -410,7 +410,7 @@ describe('form submission', () => {
       author: 'x'.repeat(81),
     });
     const page = await response.text();
-    expect(page).toContain('Name must be at most 80 characters.');
+    expect(page).toContain('Name is 81 characters; the limit is 80. Shorten it and send again.');
     expect(page).toContain('Website must be an http or https URL.');
   });
 

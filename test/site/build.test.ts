@@ -1,12 +1,13 @@
 // Builds both site variants from the sample blog and from a small fixture folder, then checks the
 // HTML on disk and, where layout or scripts matter, in headless Chromium. Builds are slow, so all
 // of them run once, side by side, before the tests.
-import { readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readContentTree } from '../../api/content/loader.ts';
+import { startStaticSiteServer } from '../../api/sites/static-server.ts';
 import { makeTempDir, writeContent, writeRaw, type FixtureComment } from '../content/fixtures.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { buildSite, makeBuildRoot, repoRoot, type BuildResult } from './build-site.ts';
@@ -20,6 +21,12 @@ const urls = {
   PUBLIC_SITE_URL: PUBLIC_URL,
   INTERNAL_SITE_URL: INTERNAL_URL,
 };
+
+// Screenshots of the pages these tests change, for people to look at; CI keeps this folder.
+const shotsDir = path.resolve(
+  process.env['MARGINALIA_ARTIFACTS_DIR'] ?? path.join(repoRoot, 'test-results'),
+  'site',
+);
 
 const HOSTILE_BODY = [
   '<script>window.pwned = "script"</script>',
@@ -114,6 +121,7 @@ async function build(name: string, variant: string, contentDir: string): Promise
 
 beforeAll(async () => {
   buildRoot = await makeBuildRoot();
+  await mkdir(shotsDir, { recursive: true });
   tempDirs.push(buildRoot);
   const fixture = await prepareFixture();
   const broken = await makeTempDir('site-broken');
@@ -273,6 +281,16 @@ describe('public site', () => {
     ]);
   });
 
+  it('limits no field with maxlength', async () => {
+    const form = formTags(await html('fixture-public', 'posts/open-thread'), 'comment-form');
+    expect(form).not.toContain('maxlength');
+  });
+
+  it('states the comment length limit', async () => {
+    const form = formTags(await html('fixture-public', 'posts/open-thread'), 'comment-form');
+    expect(form).toMatch(/Up to 20,000 characters\./);
+  });
+
   it('offers no visibility choice', async () => {
     const source = await html('fixture-public', 'posts/open-thread');
     expect(source).not.toContain('name="visibility"');
@@ -427,6 +445,85 @@ describe('received notice', () => {
   });
 });
 
+describe('comment length', () => {
+  const overLimit = 'a'.repeat(20_001);
+
+  /** Fills the main form and resolves with the text field the browser sends to the API. */
+  async function sendComment(page: Page, text: string): Promise<string | null> {
+    let sent: string | null = null;
+    await page.route(`${API_URL}/api/comments`, async (route) => {
+      sent = new URLSearchParams(route.request().postData() ?? '').get('text');
+      await route.fulfill({ status: 200, contentType: 'text/plain', body: 'received' });
+    });
+    await page.fill('#comment-author', 'Ada');
+    await page.fill('#comment-text', text);
+    await Promise.all([
+      page.waitForURL(`${API_URL}/api/comments`),
+      page.click('#comment-form button'),
+    ]);
+    return sent;
+  }
+
+  it('sends every character without JavaScript', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/', {
+      javaScriptEnabled: false,
+    });
+    const sent = await sendComment(page, overLimit);
+    await closePage(page);
+    expect(sent?.length).toBe(20_001);
+  });
+
+  it('shows the limit without JavaScript', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/', {
+      javaScriptEnabled: false,
+    });
+    const hint = await page
+      .locator('[data-testid="comment-form"] [data-testid="text-limit"]')
+      .innerText();
+    await closePage(page);
+    expect(hint).toBe('Up to 20,000 characters.');
+  });
+
+  it('counts characters as the reader types', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/');
+    await page.fill('#comment-text', 'Hello\nworld');
+    const hint = await page.locator('#comment-text-limit').innerText();
+    await closePage(page);
+    // The line break is sent as CRLF, so it counts twice, as the API counts it.
+    expect(hint).toBe('12 of 20,000 characters.');
+  });
+
+  it('warns when the text is over the limit', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/');
+    await page.fill('#comment-text', overLimit);
+    const hint = page.locator('#comment-text-limit');
+    const text = await hint.innerText();
+    const warned = await hint.evaluate((node) => node.classList.contains('over-limit'));
+    await closePage(page);
+    expect(text).toBe('20,001 of 20,000 characters: 1 too many. Shorten the comment to send it.');
+    expect(warned).toBe(true);
+  });
+
+  it('holds back an over-long comment with JavaScript', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/');
+    await page.fill('#comment-text', overLimit);
+    const valid = await page.$eval('#comment-form', (form) =>
+      form instanceof HTMLFormElement ? form.checkValidity() : null,
+    );
+    const kept = await page.inputValue('#comment-text');
+    await closePage(page);
+    expect(valid).toBe(false);
+    expect(kept.length).toBe(20_001);
+  });
+
+  it('sends a comment at the limit with JavaScript', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/');
+    const sent = await sendComment(page, 'a'.repeat(20_000));
+    await closePage(page);
+    expect(sent?.length).toBe(20_000);
+  });
+});
+
 describe('internal site', () => {
   it('lists every post on the home page', async () => {
     const ids = attributeValues(await html('fixture-internal', ''), 'data-post-id');
@@ -472,6 +569,34 @@ describe('internal site', () => {
     expect(form).toContain('name="visibility" value="public"');
   });
 
+  it('offers no visibility choice on an internal post', async () => {
+    const form = formTags(await html('fixture-internal', 'posts/staff-only'), 'comment-form');
+    expect(form).not.toContain('value="public"');
+    expect(form).not.toContain('type="radio"');
+  });
+
+  it('keeps comments on an internal post internal', async () => {
+    const form = formTags(await html('fixture-internal', 'posts/staff-only'), 'comment-form');
+    expect(form).toContain('<input type="hidden" name="visibility" value="internal">');
+    expect(form).toContain('your comment stays on the internal site');
+  });
+
+  it('keeps replies on an internal post internal', async () => {
+    const source = await html('fixture-internal', 'posts/staff-only');
+    const form = formTags(source, 'reply-form-on-staff');
+    expect(form).toContain('<input type="hidden" name="visibility" value="internal">');
+    expect(form).not.toContain('value="public"');
+  });
+
+  it('shows the internal-only sentence in the browser', async () => {
+    const page = await openPage('fixture-internal', '/posts/staff-only/');
+    const sentence = page.locator('[data-testid="comment-form"] [data-testid="visibility-fixed"]');
+    const visible = await sentence.isVisible();
+    await page.screenshot({ path: path.join(shotsDir, 'internal-post-form.png'), fullPage: true });
+    await closePage(page);
+    expect(visible).toBe(true);
+  });
+
   it('returns readers to the internal URL', async () => {
     const form = formTags(await html('fixture-internal', 'posts/open-thread'), 'comment-form');
     expect(form).toContain(`name="returnTo" value="${INTERNAL_URL}/posts/open-thread/"`);
@@ -479,6 +604,42 @@ describe('internal site', () => {
 
   it('has a review page', async () => {
     expect(await html('fixture-internal', 'review')).toContain('data-testid="staff-token-form"');
+  });
+});
+
+describe('not found page', () => {
+  it.each(['fixture-public', 'fixture-internal'])('is built for %s', async (name) => {
+    const source = await readFile(path.join(site(name).outDir, '404.html'), 'utf8');
+    expect(source).toContain('<h1 class="page-title">Page not found</h1>');
+  });
+
+  it('links home in the site layout', async () => {
+    const source = await readFile(path.join(site('fixture-public').outDir, '404.html'), 'utf8');
+    expect(source).toContain('<a href="/" data-testid="not-found-home">');
+    expect(source).toContain('data-testid="site-name"');
+  });
+
+  it('answers an unknown path on the local server', async () => {
+    const outDir = site('fixture-internal').outDir;
+    const server = await startStaticSiteServer({ root: () => outDir, port: 0, apiOrigin: API_URL });
+    const response = await fetch(`${server.url}/posts/no-such-post/`);
+    const body = await response.text();
+    await server.close();
+    expect(response.status).toBe(404);
+    expect(body).toContain('Page not found');
+  });
+
+  it('takes the reader home in the browser', async () => {
+    const outDir = site('fixture-public').outDir;
+    const server = await startStaticSiteServer({ root: () => outDir, port: 0, apiOrigin: API_URL });
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/posts/no-such-post/`);
+    await page.screenshot({ path: path.join(shotsDir, 'not-found.png'), fullPage: true });
+    await page.click('[data-testid="not-found-home"]');
+    const heading = await page.locator('h1').innerText();
+    await closePage(page);
+    await server.close();
+    expect(heading).toBe('Posts');
   });
 });
 
@@ -521,18 +682,57 @@ describe('sample blog', () => {
 });
 
 describe('review page', () => {
-  const pending = [
-    {
-      receipt: '01jdreceipt0000000000000001',
-      post: 'open',
-      postTitle: 'Open thread',
-      author: 'Eve',
+  const pullRequest = (number: number) => ({ number, url: `http://127.0.0.1:9/pulls/${number}` });
+
+  /** One entry of GET /api/staff/comments, shaped as api/routes/staff.ts sends it. */
+  function pendingEntry(receipt: string, number: number, fields: Record<string, unknown>) {
+    const author = typeof fields.author === 'string' ? fields.author : 'Eve';
+    return {
+      receipt,
+      title: `Comment by ${author} on “Open thread”`,
+      post: { id: 'open', title: 'Open thread' },
+      author,
+      authorUrl: null,
       date: '2026-12-04T10:00:00Z',
       visibility: 'public',
+      source: 'public',
       parent: null,
       text: 'Looks **great**',
       html: '<p>Looks <strong>great</strong></p>',
-      pullRequest: { number: 7, url: 'http://127.0.0.1:9/pulls/7' },
+      createdAt: '2026-12-04T10:00:01Z',
+      pullRequest: pullRequest(number),
+      ...fields,
+    };
+  }
+
+  const longText = Array.from({ length: 80 }, (_, i) => `Paragraph ${i + 1} of a long comment.`);
+  const receipts = {
+    short: '01jdreceipt0000000000000001',
+    long: '01jdreceipt0000000000000002',
+    replyToPending: '01jdreceipt0000000000000003',
+    replyToPublished: '01jdreceipt0000000000000004',
+    replyOnUnknownPost: '01jdreceipt0000000000000005',
+    withoutRecord: '01jdreceipt0000000000000006',
+  };
+  const pending = [
+    pendingEntry(receipts.short, 7, {}),
+    pendingEntry(receipts.long, 8, {
+      author: 'Lena',
+      text: longText.join('\n\n'),
+      html: longText.map((line) => `<p>${line}</p>`).join('\n'),
+    }),
+    pendingEntry(receipts.replyToPending, 9, { author: 'Finn', parent: receipts.long }),
+    pendingEntry(receipts.replyToPublished, 10, { author: 'Gus', parent: 'root' }),
+    pendingEntry(receipts.replyOnUnknownPost, 11, {
+      author: 'Ida',
+      post: { id: 'not-built-yet', title: 'Not built yet' },
+      parent: '01jdparent00000000000000099',
+    }),
+    {
+      receipt: receipts.withoutRecord,
+      title: 'Comment by Hal on “Open thread”',
+      createdAt: '2026-12-04T10:00:01Z',
+      pullRequest: pullRequest(12),
     },
   ];
 
@@ -542,6 +742,13 @@ describe('review page', () => {
     authorization: string | undefined;
   }
 
+  /** Answers an approve or decline call the way api/routes/staff.ts does when it succeeds. */
+  function actionBody(pathname: string): object {
+    const [, receipt, action] = /\/comments\/([^/]+)\/(approve|decline)$/.exec(pathname) ?? [];
+    if (action === 'approve') return { receipt, status: 'published', mergeSha: 'a'.repeat(40) };
+    return { receipt, status: 'declined' };
+  }
+
   /** Opens the review page, serving API calls from Playwright routes and recording them. */
   async function openReview(status: { list: number; action: number }) {
     const calls: ApiCall[] = [];
@@ -549,6 +756,14 @@ describe('review page', () => {
     const cors = {
       'access-control-allow-origin': '*',
       'access-control-allow-headers': 'authorization, accept',
+    };
+    const failure = {
+      error: {
+        code: 'forge_failed',
+        message: 'The forge did not complete the request. Try again; the comment is unchanged.',
+        field: undefined,
+        requestId: 'req-1',
+      },
     };
     await page.route(`${API_URL}/**`, async (route) => {
       const request = route.request();
@@ -560,14 +775,14 @@ describe('review page', () => {
         authorization: request.headers().authorization,
       });
       const isList = pathname === '/api/staff/comments';
-      const body = isList
-        ? pending
-        : { error: { code: 'forge_unavailable', message: 'the forge did not respond' } };
+      const code = isList ? status.list : status.action;
+      let body: object = failure;
+      if (code < 400) body = isList ? { comments: pending } : actionBody(pathname);
       await route.fulfill({
-        status: isList ? status.list : status.action,
+        status: code,
         headers: cors,
         contentType: 'application/json',
-        body: JSON.stringify(isList || status.action >= 400 ? body : { ok: true }),
+        body: JSON.stringify(body),
       });
     });
     return { page, calls };
@@ -576,12 +791,19 @@ describe('review page', () => {
   async function signIn(page: Page): Promise<void> {
     await page.fill('[data-testid="staff-token"]', 'staff-secret');
     await page.click('[data-testid="staff-token-submit"]');
+    await page.waitForSelector('[data-testid="review-status"]:not(:empty)');
+    await page.waitForFunction(
+      () => document.getElementById('review-status')?.textContent !== 'Loading pending comments…',
+    );
+  }
+
+  function card(page: Page, receipt: string) {
+    return page.locator(`[data-testid="pending-comment"][data-receipt="${receipt}"]`);
   }
 
   it('sends the token as a bearer token', async () => {
     const { page, calls } = await openReview({ list: 200, action: 200 });
     await signIn(page);
-    await page.waitForSelector('[data-testid="pending-comment"]');
     await closePage(page);
     expect(calls[0]).toEqual({
       method: 'GET',
@@ -590,44 +812,192 @@ describe('review page', () => {
     });
   });
 
+  it('lists every pending comment', async () => {
+    const { page } = await openReview({ list: 200, action: 200 });
+    await signIn(page);
+    const shown = await page.$$eval('[data-testid="pending-comment"]', (nodes) =>
+      nodes.map((node) => (node instanceof HTMLElement ? node.dataset.receipt : '')),
+    );
+    await closePage(page);
+    expect(shown).toEqual(Object.values(receipts));
+  });
+
   it('shows each pending comment rendered', async () => {
     const { page } = await openReview({ list: 200, action: 200 });
     await signIn(page);
-    const body = await page.locator('[data-testid="pending-body"] strong').innerText();
+    const body = await card(page, receipts.short).locator('[data-testid="pending-body"] strong');
+    const text = await body.innerText();
     await closePage(page);
-    expect(body).toBe('great');
+    expect(text).toBe('great');
+  });
+
+  it('shows the pull request title when the API has no record', async () => {
+    const { page } = await openReview({ list: 200, action: 200 });
+    await signIn(page);
+    const header = await card(page, receipts.withoutRecord).locator('header').innerText();
+    await closePage(page);
+    expect(header).toContain('Comment by Hal on “Open thread”');
+  });
+
+  it('says how many comments wait', async () => {
+    const { page } = await openReview({ list: 200, action: 200 });
+    await signIn(page);
+    const status = await page.locator('[data-testid="review-status"]').innerText();
+    await closePage(page);
+    expect(status).toBe('6 comments waiting for review.');
+  });
+
+  describe('long comment', () => {
+    it('is capped in height', async () => {
+      const { page } = await openReview({ list: 200, action: 200 });
+      await signIn(page);
+      const box = await card(page, receipts.long)
+        .locator('[data-testid="pending-body"]')
+        .boundingBox();
+      await closePage(page);
+      expect(box?.height).toBeLessThan(400);
+    });
+
+    it('shows in full after "Show all"', async () => {
+      const { page } = await openReview({ list: 200, action: 200 });
+      await signIn(page);
+      const item = card(page, receipts.long);
+      await item.locator('[data-testid="pending-toggle"]').click();
+      const box = await item.locator('[data-testid="pending-body"]').boundingBox();
+      const label = await item.locator('[data-testid="pending-toggle"]').innerText();
+      await page.screenshot({ path: path.join(shotsDir, 'review-long-comment-open.png') });
+      await closePage(page);
+      expect(box?.height).toBeGreaterThan(1500);
+      expect(label).toBe('Show less');
+    });
+
+    it('is the only one with a toggle', async () => {
+      const { page } = await openReview({ list: 200, action: 200 });
+      await signIn(page);
+      await page.screenshot({ path: path.join(shotsDir, 'review-page.png'), fullPage: true });
+      const toggles = await page.$$eval('[data-testid="pending-toggle"]', (nodes) =>
+        nodes.map((node) => node.closest('li')?.dataset.receipt),
+      );
+      await closePage(page);
+      expect(toggles).toEqual([receipts.long]);
+    });
+  });
+
+  describe('reply', () => {
+    async function parentNote(receipt: string) {
+      const { page } = await openReview({ list: 200, action: 200 });
+      await signIn(page);
+      const note = card(page, receipt).locator('[data-testid="pending-parent"]');
+      const text = await note.innerText();
+      const href = await note
+        .locator('a')
+        .evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+      await closePage(page);
+      return { text, href };
+    }
+
+    it('names the author of a pending parent', async () => {
+      const { text } = await parentNote(receipts.replyToPending);
+      expect(text).toBe('reply to Lena');
+    });
+
+    it('links a pending parent to its card', async () => {
+      const { href } = await parentNote(receipts.replyToPending);
+      expect(href).toEqual([`#pending-${receipts.long}`]);
+    });
+
+    it('links another parent to its anchor on the post', async () => {
+      const { text, href } = await parentNote(receipts.replyToPublished);
+      expect(text).toBe('reply to comment root');
+      expect(href).toEqual(['/posts/open-thread/#comment-root']);
+    });
+
+    it('shows a short id when the post is not on the site', async () => {
+      const { text, href } = await parentNote(receipts.replyOnUnknownPost);
+      expect(text).toBe('reply to comment …00000099');
+      expect(href).toEqual([]);
+    });
   });
 
   it('approves through the API and says so', async () => {
     const { page, calls } = await openReview({ list: 200, action: 200 });
     await signIn(page);
-    await page.click('[data-testid="approve"]');
-    await page.waitForSelector('[data-testid="pending-comment"][data-state="approved"]');
-    const result = await page.locator('[data-testid="pending-result"]').innerText();
+    const item = card(page, receipts.short);
+    await item.locator('[data-testid="approve"]').click();
+    await page.waitForSelector(`[data-receipt="${receipts.short}"][data-state="approved"]`);
+    const result = await item.locator('[data-testid="pending-result"]').innerText();
     await closePage(page);
-    expect(calls[1]?.path).toBe(`/api/staff/comments/${pending[0]?.receipt}/approve`);
+    expect(calls[1]?.path).toBe(`/api/staff/comments/${receipts.short}/approve`);
     expect(result).toMatch(/^Approved/);
   });
 
-  it('shows the API error when declining fails', async () => {
-    const { page, calls } = await openReview({ list: 200, action: 502 });
+  it.each(['approve', 'decline'])('lowers the waiting count after %s', async (action) => {
+    const { page } = await openReview({ list: 200, action: 200 });
     await signIn(page);
-    await page.click('[data-testid="decline"]');
-    await page.waitForSelector('[data-testid="pending-result"].notice-error');
-    const result = await page.locator('[data-testid="pending-result"]').innerText();
+    const button = card(page, receipts.short).locator(`[data-testid="${action}"]`);
+    await button.click();
+    if (action === 'decline') await button.click();
+    await page.waitForSelector(`[data-receipt="${receipts.short}"][data-state]`);
+    const status = await page.locator('[data-testid="review-status"]').innerText();
     await closePage(page);
-    expect(calls[1]?.path).toBe(`/api/staff/comments/${pending[0]?.receipt}/decline`);
-    expect(result).toContain('the forge did not respond');
+    expect(status).toBe('5 comments waiting for review.');
+  });
+
+  it('asks to confirm a decline', async () => {
+    const { page, calls } = await openReview({ list: 200, action: 200 });
+    await signIn(page);
+    const decline = card(page, receipts.short).locator('[data-testid="decline"]');
+    await decline.click();
+    const label = await decline.innerText();
+    const callsAfterOneClick = calls.length;
+    await closePage(page);
+    expect(label).toBe('Confirm decline');
+    expect(callsAfterOneClick).toBe(1);
+  });
+
+  it('declines after the confirming click', async () => {
+    const { page, calls } = await openReview({ list: 200, action: 200 });
+    await signIn(page);
+    const decline = card(page, receipts.short).locator('[data-testid="decline"]');
+    await decline.click();
+    await decline.click();
+    await page.waitForSelector(`[data-receipt="${receipts.short}"][data-state="declined"]`);
+    await closePage(page);
+    expect(calls[1]?.path).toBe(`/api/staff/comments/${receipts.short}/decline`);
+  });
+
+  it('shows the API error when declining fails', async () => {
+    const { page } = await openReview({ list: 200, action: 502 });
+    await signIn(page);
+    const item = card(page, receipts.short);
+    await item.locator('[data-testid="decline"]').click();
+    await item.locator('[data-testid="decline"]').click();
+    await item.locator('[data-testid="pending-result"].notice-error').waitFor();
+    const result = await item.locator('[data-testid="pending-result"]').innerText();
+    const label = await item.locator('[data-testid="decline"]').innerText();
+    await closePage(page);
+    expect(result).toContain('The forge did not complete the request.');
+    expect(label).toBe('Decline');
   });
 
   it('asks again for a rejected token', async () => {
     const { page } = await openReview({ list: 401, action: 200 });
     await signIn(page);
-    await page.waitForSelector('[data-testid="review-status"].notice-error');
     const formVisible = await page.locator('[data-testid="staff-token-form"]').isVisible();
     const stored = await page.evaluate(() => sessionStorage.getItem('marginalia-staff-token'));
     await closePage(page);
     expect(formVisible).toBe(true);
     expect(stored).toBeNull();
   });
+
+  it.each(['review-reload', 'staff-token-forget'])(
+    'hides %s after a rejected token',
+    async (testId) => {
+      const { page } = await openReview({ list: 401, action: 200 });
+      await signIn(page);
+      const visible = await page.locator(`[data-testid="${testId}"]`).isVisible();
+      await closePage(page);
+      expect(visible).toBe(false);
+    },
+  );
 });
