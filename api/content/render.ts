@@ -9,6 +9,10 @@
 //   never loads anything from a host that a commenter chose.
 // - Links keep only http, https and mailto addresses (and addresses relative to the page); any
 //   other scheme loses its href. Every link gets rel="nofollow ugc noopener".
+// - A comment whose lines open more than MAX_LINE_NESTING block quotes or list items is shown as
+//   plain text. The markdown parser and mdast-util-to-hast recurse once per nesting level, so a
+//   20,000-character comment of `> > > …` would otherwise spend seconds and then overflow the
+//   stack, failing the whole site build.
 import type { Element, Root as HastRoot, RootContent as HastContent } from 'hast';
 import type { Link, LinkReference, Parents, Root as MdastRoot, RootContent } from 'mdast';
 import rehypeSanitize from 'rehype-sanitize';
@@ -159,6 +163,53 @@ export const COMMENT_SANITIZE_SCHEMA: SanitizeSchema = {
   strip: ['script'],
 };
 
+/**
+ * Block quotes and list items that one line may open before the comment is shown as plain text.
+ * Quotes nested by replying to replies rarely pass ten levels.
+ */
+export const MAX_LINE_NESTING = 32;
+
+/**
+ * True when a line starts with more than MAX_LINE_NESTING container markers (`>`, `-`, `+`, `*`,
+ * `1.` or `1)`, each list marker followed by white space or the line end). Lists nested by
+ * indentation alone are not counted: each level costs at least two more spaces on its line, so
+ * the text limit keeps that depth to a few hundred, which the renderer handles.
+ */
+export function exceedsLineNesting(markdown: string): boolean {
+  // A sticky expression is created per call because its lastIndex is state.
+  const marker = /[ \t]*(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$))/y;
+  for (const line of markdown.split(/\r\n?|\n/)) {
+    marker.lastIndex = 0;
+    let count = 0;
+    while (marker.exec(line) !== null) {
+      count += 1;
+      if (count > MAX_LINE_NESTING) return true;
+    }
+  }
+  return false;
+}
+
+const stringifier = unified().use(rehypeStringify).freeze();
+
+/** Renders text as paragraphs of plain text, one per run of lines between blank lines. */
+function renderPlainText(text: string): string {
+  const paragraphs = text
+    .split(/(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)/)
+    .filter((paragraph) => paragraph.trim() !== '');
+  const tree: HastRoot = {
+    type: 'root',
+    children: paragraphs.map(
+      (paragraph): Element => ({
+        type: 'element',
+        tagName: 'p',
+        properties: {},
+        children: [{ type: 'text', value: paragraph }],
+      }),
+    ),
+  };
+  return stringifier.stringify(tree);
+}
+
 const processor = unified()
   .use(remarkParse)
   .use(remarkGfm)
@@ -171,5 +222,6 @@ const processor = unified()
 
 /** Renders comment markdown to sanitized HTML (see the file header for what is changed). */
 export function renderCommentMarkdown(markdown: string): string {
+  if (exceedsLineNesting(markdown)) return renderPlainText(markdown);
   return String(processor.processSync(markdown));
 }

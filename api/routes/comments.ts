@@ -101,6 +101,16 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         ],
       });
     }
+    if (post.visibility === 'internal' && submission.visibility === 'public') {
+      throw new ApiError('invalid_comment', {
+        issues: [
+          {
+            field: 'visibility',
+            message: 'cannot be public on an internal post, which the public site never shows',
+          },
+        ],
+      });
+    }
     if (post.comments === 'closed') {
       throw new ApiError('comments_closed', {
         issues: [{ field: 'post', message: 'is closed to new comments' }],

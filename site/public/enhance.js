@@ -3,6 +3,8 @@
 //   link then points at that one comment's status rather than at the list of the reader's own.
 // - Each textarea keeps a draft in localStorage, so a closed tab or a failed post loses nothing.
 //   The draft of the form last sent is removed once its comment is received.
+// - A textarea with data-max-length shows its character count in the hint it is described by,
+//   and the form is not sent while the text is too long (the text stays in the box).
 (function () {
   var SENT_KEY = 'marginalia-draft-sent';
   var params = new URLSearchParams(location.search);
@@ -30,6 +32,40 @@
     });
   }
 
+  function format(count) {
+    return count.toLocaleString('en-US');
+  }
+
+  // Counts as the API does: UTF-16 code units after NFC, with each line break sent as CRLF, the
+  // way browsers encode a textarea in a form post.
+  function countCharacters(text) {
+    return text.normalize('NFC').replace(/\r?\n/g, '\r\n').length;
+  }
+
+  function watchLength(area) {
+    var max = Number(area.dataset.maxLength);
+    var hint = document.getElementById(area.getAttribute('aria-describedby'));
+    if (!max || !hint) return;
+    function update() {
+      var count = countCharacters(area.value);
+      var over = count - max;
+      var message =
+        over > 0
+          ? format(count) +
+            ' of ' +
+            format(max) +
+            ' characters: ' +
+            format(over) +
+            ' too many. Shorten the comment to send it.'
+          : format(count) + ' of ' + format(max) + ' characters.';
+      hint.textContent = message;
+      hint.classList.toggle('over-limit', over > 0);
+      area.setCustomValidity(over > 0 ? message : '');
+    }
+    area.addEventListener('input', update);
+    update();
+  }
+
   document.querySelectorAll('textarea[data-draft-key]').forEach(function (area) {
     var key = area.dataset.draftKey;
     var saved = tryStorage(function () {
@@ -51,5 +87,6 @@
         sessionStorage.setItem(SENT_KEY, key);
       });
     });
+    watchLength(area);
   });
 })();

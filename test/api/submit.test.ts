@@ -259,6 +259,17 @@ describe('source and visibility', () => {
     expect(response.status).toBe(202);
   });
 
+  it('rejects a public comment on an internal post', async () => {
+    const response = await postJson(
+      harness,
+      { ...VALID_COMMENT, post: 'staff-notes', visibility: 'public' },
+      { origin: INTERNAL_ORIGIN },
+    );
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { issues: Array<{ field: string }> };
+    expect(body.issues.map((issue) => issue.field)).toEqual(['visibility']);
+  });
+
   it('treats a look-alike origin as public', async () => {
     const receipt = await submitComment(harness, VALID_COMMENT, {
       origin: `${INTERNAL_ORIGIN}0`,

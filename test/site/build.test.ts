@@ -22,7 +22,8 @@ const urls = {
   INTERNAL_SITE_URL: INTERNAL_URL,
 };
 
-// Screenshots of the pages these tests change, for people to look at; CI keeps this folder.
+// Screenshots of the pages these tests change, for checking by eye. Like the end-to-end tests,
+// they go under MARGINALIA_ARTIFACTS_DIR (test-results by default).
 const shotsDir = path.resolve(
   process.env['MARGINALIA_ARTIFACTS_DIR'] ?? path.join(repoRoot, 'test-results'),
   'site',
@@ -499,6 +500,9 @@ describe('comment length', () => {
     const hint = page.locator('#comment-text-limit');
     const text = await hint.innerText();
     const warned = await hint.evaluate((node) => node.classList.contains('over-limit'));
+    await page
+      .locator('#comment-form')
+      .screenshot({ path: path.join(shotsDir, 'comment-over-limit.png') });
     await closePage(page);
     expect(text).toBe('20,001 of 20,000 characters: 1 too many. Shorten the comment to send it.');
     expect(warned).toBe(true);
@@ -684,7 +688,7 @@ describe('sample blog', () => {
 describe('review page', () => {
   const pullRequest = (number: number) => ({ number, url: `http://127.0.0.1:9/pulls/${number}` });
 
-  /** One entry of GET /api/staff/comments, shaped as api/routes/staff.ts sends it. */
+  /** Builds one entry of GET /api/staff/comments, shaped as api/routes/staff.ts sends it. */
   function pendingEntry(receipt: string, number: number, fields: Record<string, unknown>) {
     const author = typeof fields.author === 'string' ? fields.author : 'Eve';
     return {
@@ -742,7 +746,7 @@ describe('review page', () => {
     authorization: string | undefined;
   }
 
-  /** Answers an approve or decline call the way api/routes/staff.ts does when it succeeds. */
+  /** Returns the body api/routes/staff.ts sends when an approve or decline succeeds. */
   function actionBody(pathname: string): object {
     const [, receipt, action] = /\/comments\/([^/]+)\/(approve|decline)$/.exec(pathname) ?? [];
     if (action === 'approve') return { receipt, status: 'published', mergeSha: 'a'.repeat(40) };
