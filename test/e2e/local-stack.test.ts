@@ -53,7 +53,10 @@ beforeAll(async () => {
     dataDir,
     seedContentDir: path.join(repositoryRoot, 'content'),
     ports: { forge: 0, api: 0, public: 0, internal: 0 },
-    logger: createJsonLogger((line) => log.push(line), () => new Date()),
+    logger: createJsonLogger(
+      (line) => log.push(line),
+      () => new Date(),
+    ),
   });
   const first = await stack.firstBuild;
   if (!first.ok) throw new Error(`first build failed: ${first.error}`);
