@@ -165,15 +165,17 @@ export const COMMENT_SANITIZE_SCHEMA: SanitizeSchema = {
 
 /**
  * Block quotes and list items that one line may open before the comment is shown as plain text.
- * Quotes nested by replying to replies rarely pass ten levels.
+ * Ordinary quoted replies stay far below it. Rendering overflows Node 24's default stack at
+ * about 2,000 levels of lists and quotes (measured).
  */
 export const MAX_LINE_NESTING = 32;
 
 /**
  * True when a line starts with more than MAX_LINE_NESTING container markers (`>`, `-`, `+`, `*`,
  * `1.` or `1)`, each list marker followed by white space or the line end). Lists nested by
- * indentation alone are not counted: each level costs at least two more spaces on its line, so
- * the text limit keeps that depth to a few hundred, which the renderer handles.
+ * indentation are not counted: each level costs at least two more spaces on its line, so within
+ * the text limit they reach about 800 levels together with the markers, which render in under a
+ * second (measured).
  */
 export function exceedsLineNesting(markdown: string): boolean {
   // A sticky expression is created per call because its lastIndex is state.
@@ -220,8 +222,44 @@ const processor = unified()
   .use(rehypeStringify)
   .freeze();
 
+const FOOTNOTE_ID_START = 'user-content-';
+const ID_PREFIX_PATTERN = /^[a-z0-9-]{1,80}$/;
+
+/** Inserts `prefix-` after `user-content-` in every footnote id and in the links to them. */
+function prefixFootnoteIds(node: HastRoot | HastContent, prefix: string): void {
+  if (node.type === 'element') {
+    const { id, href } = node.properties;
+    if (typeof id === 'string' && id.startsWith(FOOTNOTE_ID_START)) {
+      node.properties.id = `${FOOTNOTE_ID_START}${prefix}-${id.slice(FOOTNOTE_ID_START.length)}`;
+    }
+    if (typeof href === 'string' && href.startsWith(`#${FOOTNOTE_ID_START}`)) {
+      node.properties.href = `#${FOOTNOTE_ID_START}${prefix}-${href.slice(FOOTNOTE_ID_START.length + 1)}`;
+    }
+  }
+  if ('children' in node) for (const child of node.children) prefixFootnoteIds(child, prefix);
+}
+
+export interface RenderOptions {
+  /**
+   * Text that makes this comment's footnote ids unique on a page with other comments, such as
+   * the comment id: lowercase letters, digits and hyphens. Without it, two comments that both
+   * use `[^1]` on one page share the id user-content-fn-1.
+   */
+  idPrefix?: string;
+}
+
 /** Renders comment markdown to sanitized HTML (see the file header for what is changed). */
-export function renderCommentMarkdown(markdown: string): string {
+export function renderCommentMarkdown(markdown: string, options: RenderOptions = {}): string {
   if (exceedsLineNesting(markdown)) return renderPlainText(markdown);
-  return String(processor.processSync(markdown));
+  const tree = processor.runSync(processor.parse(markdown));
+  if (options.idPrefix !== undefined) {
+    if (!ID_PREFIX_PATTERN.test(options.idPrefix)) {
+      throw new Error(
+        `idPrefix "${options.idPrefix}" is invalid: use 1 to 80 lowercase letters, digits or ` +
+          'hyphens, such as the comment id',
+      );
+    }
+    prefixFootnoteIds(tree, options.idPrefix);
+  }
+  return processor.stringify(tree);
 }

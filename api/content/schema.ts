@@ -35,9 +35,36 @@ const wellFormed = v.check<string, string>(
   'contains a lone surrogate, which is not valid Unicode text',
 );
 
-/** True when the text has a character other than white space and zero-width characters. */
-const hasVisibleCharacter = (value: string): boolean =>
-  /[^\s\u200b-\u200d\u2060\ufeff]/u.test(value);
+/**
+ * True when the text has a character that shows: not white space, not a control or format
+ * character, not a combining mark on its own, not one of Unicode's default-ignorable characters
+ * (zero-width, bidi controls, variation selectors, Hangul fillers, tags), and not the Braille blank.
+ */
+export const hasVisibleCharacter = (value: string): boolean =>
+  /[^\s\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Mn}\p{Me}\u2800]/u.test(value);
+
+const EMOJI_PART = /\p{Extended_Pictographic}|\p{Emoji_Modifier}|\ufe0f/u;
+
+/**
+ * Removes invisible characters from a display name: bidi controls, which would reverse the text
+ * shown after the name, and zero-width characters, which make two names look alike. A zero-width
+ * joiner or variation selector inside an emoji sequence (👩‍💻) is kept, because it is visible there.
+ */
+export function stripInvisible(name: string): string {
+  const chars = [...name];
+  return chars
+    .filter((char, index) => {
+      if (!/\p{Default_Ignorable_Code_Point}/u.test(char)) return true;
+      const before = chars[index - 1] ?? '';
+      const after = chars[index + 1] ?? '';
+      if (char === '\ufe0f') return /\p{Extended_Pictographic}/u.test(before);
+      if (char === '\u200d') {
+        return EMOJI_PART.test(before) && /\p{Extended_Pictographic}/u.test(after);
+      }
+      return false;
+    })
+    .join('');
+}
 
 /**
  * A display name is one line of text. Control characters (line breaks, tabs, escape sequences
@@ -77,7 +104,7 @@ export const CommentSchema = v.object({
   author: v.pipe(
     v.string(),
     wellFormed,
-    v.nonEmpty('must not be empty'),
+    v.transform(stripInvisible),
     v.check(hasVisibleCharacter, 'must not be empty'),
     oneLine,
     v.maxLength(LIMITS.author, `must be at most ${LIMITS.author} characters`),
@@ -92,6 +119,11 @@ export const CommentSchema = v.object({
     v.pipe(
       v.string(),
       v.maxLength(LIMITS.authorUrl, `must be at most ${LIMITS.authorUrl} characters`),
+      // The URL parser drops tabs and line breaks, so the link would differ from what is stored.
+      v.check(
+        (value) => !/[\u0000-\u001f\u007f]/.test(value),
+        'must not contain control characters such as tabs or line breaks',
+      ),
       v.check(isHttpUrl, 'must be an http or https URL'),
     ),
   ),
@@ -103,6 +135,8 @@ export const CommentBodySchema = v.pipe(
   wellFormed,
   v.maxLength(LIMITS.text, `must be at most ${LIMITS.text} characters`),
   v.check(hasVisibleCharacter, 'must not be empty'),
+  // git treats a file with a NUL byte as binary, and its pull request would show no text.
+  v.check((value) => !value.includes('\u0000'), 'must not contain NUL characters'),
 );
 
 export type Post = v.InferOutput<typeof PostSchema>;

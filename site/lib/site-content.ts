@@ -54,13 +54,14 @@ export function selectForVariant(tree: ContentTree, variant: SiteVariant): Varia
 export function toSitePost(
   file: PostFile,
   comments: readonly CommentFile[],
-  renderComment: (markdown: string) => string,
+  renderComment: (markdown: string, options: { idPrefix: string }) => string,
 ): SitePost {
   const shownIds = new Set(comments.map(({ comment }) => comment.id));
   const commentList = comments.map(({ comment }): SiteComment => {
     const { body, parent, ...meta } = comment;
     const shownParent = parent !== null && shownIds.has(parent) ? parent : null;
-    return { ...meta, parent: shownParent, html: renderComment(body) };
+    // Each comment's footnote ids start with its own id, so two comments on one page never share one.
+    return { ...meta, parent: shownParent, html: renderComment(body, { idPrefix: meta.id }) };
   });
   return { ...file.post, slug: file.slug, commentList };
 }

@@ -121,7 +121,7 @@ describe('status page', () => {
 
   it('links a comment on an internal post to the internal site', async () => {
     const { receipt } = await send(
-      { ...VALID_COMMENT, post: 'staff-notes', visibility: 'public' },
+      { ...VALID_COMMENT, post: 'staff-notes' },
       { origin: INTERNAL_ORIGIN },
     );
     const page = await statusPage(receipt);

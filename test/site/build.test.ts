@@ -279,7 +279,30 @@ describe('public site', () => {
       'author',
       'authorUrl',
       'text',
+      'marginalia_leave_blank',
     ]);
+  });
+
+  it.each([
+    ['off the tab order', 'tabindex="-1"'],
+    ['without autofill', 'autocomplete="off"'],
+    ['empty', 'value=""'],
+  ])('renders the spam trap field %s', async (_case, attribute) => {
+    const form = formTags(await html('fixture-public', 'posts/open-thread'), 'comment-form');
+    const field = /<input[^>]*name="marginalia_leave_blank"[^>]*>/.exec(form)?.[0] ?? '';
+    expect(field).toContain(attribute);
+  });
+
+  it('hides the spam trap from assistive technology', async () => {
+    const form = formTags(await html('fixture-public', 'posts/open-thread'), 'comment-form');
+    expect(form).toMatch(/<p class="leave-blank"[^>]*aria-hidden="true"/);
+  });
+
+  it('places the spam trap off screen', async () => {
+    const page = await openPage('fixture-public', '/posts/open-thread/');
+    const box = await page.locator('#comment-form [name="marginalia_leave_blank"]').boundingBox();
+    await closePage(page);
+    expect(box === null || box.x + box.width <= 0).toBe(true);
   });
 
   it('limits no field with maxlength', async () => {
