@@ -1,6 +1,8 @@
 // The API's settings, read from an environment object (process.env on Node, the bindings on
 // Workers) by whoever starts the API. Any missing or invalid variable stops startup with its name.
 import * as v from 'valibot';
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './abuse/rate-limit.ts';
+import { CLOUDFLARE_SITEVERIFY_URL, type TurnstileConfig } from './abuse/turnstile.ts';
 
 export const ENV = {
   publicSiteUrl: 'MARGINALIA_PUBLIC_SITE_URL',
@@ -9,6 +11,22 @@ export const ENV = {
   staffToken: 'MARGINALIA_STAFF_TOKEN',
   webhookSecret: 'MARGINALIA_WEBHOOK_SECRET',
 } as const;
+
+/** Settings that may be left unset. */
+export const OPTIONAL_ENV = {
+  rateLimitAddressPerMinute: 'MARGINALIA_RATE_LIMIT_ADDRESS_PER_MINUTE',
+  rateLimitAddressPerHour: 'MARGINALIA_RATE_LIMIT_ADDRESS_PER_HOUR',
+  rateLimitPostPerHour: 'MARGINALIA_RATE_LIMIT_POST_PER_HOUR',
+  clientAddressHeader: 'MARGINALIA_CLIENT_ADDRESS_HEADER',
+  turnstileSecret: 'MARGINALIA_TURNSTILE_SECRET',
+  turnstileSiteverifyUrl: 'MARGINALIA_TURNSTILE_SITEVERIFY_URL',
+  turnstileAction: 'MARGINALIA_TURNSTILE_ACTION',
+} as const;
+
+/** The action name expected from the Turnstile widget when MARGINALIA_TURNSTILE_ACTION is unset. */
+export const DEFAULT_TURNSTILE_ACTION = 'comment';
+/** Largest value of a rate limit setting; 0 turns that limit off. */
+export const MAX_RATE_LIMIT = 1_000_000;
 
 /** The shortest staff token or webhook secret accepted: 16 characters. */
 export const MIN_SECRET_LENGTH = 16;
@@ -23,6 +41,15 @@ export interface ApiConfig {
   staffToken: string;
   /** Key of the HMAC-SHA256 signature on forge webhooks (X-Hub-Signature-256). */
   webhookSecret: string;
+  /** Sliding-window limits on submissions; DEFAULT_RATE_LIMITS when absent. */
+  rateLimits?: RateLimitSettings;
+  /**
+   * Lowercase name of the header that a trusted reverse proxy sets to the client's address,
+   * such as cf-connecting-ip or x-forwarded-for. When absent, the TCP peer's address is used.
+   */
+  clientAddressHeader?: string;
+  /** Cloudflare Turnstile verification of every submission; skipped when absent. */
+  turnstile?: TurnstileConfig;
 }
 
 /** Raised when a setting is missing or invalid; `variable` names the environment variable. */
@@ -61,13 +88,100 @@ const secret = v.pipe(
   ),
 );
 
+const rateLimit = v.optional(
+  v.pipe(
+    v.string('must be text'),
+    v.trim(),
+    v.regex(/^\d{1,7}$/, `must be a whole number from 0 (no limit) to ${MAX_RATE_LIMIT}`),
+    v.transform(Number),
+    v.maxValue(MAX_RATE_LIMIT, `must be a whole number from 0 (no limit) to ${MAX_RATE_LIMIT}`),
+  ),
+);
+
 const EnvSchema = v.object({
   [ENV.publicSiteUrl]: baseUrl('https://blog.example.com'),
   [ENV.internalSiteUrl]: baseUrl('https://internal.example.com'),
   [ENV.apiPublicUrl]: baseUrl('https://comments.example.com'),
   [ENV.staffToken]: secret,
   [ENV.webhookSecret]: secret,
+  [OPTIONAL_ENV.rateLimitAddressPerMinute]: rateLimit,
+  [OPTIONAL_ENV.rateLimitAddressPerHour]: rateLimit,
+  [OPTIONAL_ENV.rateLimitPostPerHour]: rateLimit,
+  [OPTIONAL_ENV.clientAddressHeader]: v.optional(
+    v.pipe(
+      v.string('must be text'),
+      v.trim(),
+      v.regex(/^[A-Za-z0-9-]*$/, 'must be one HTTP header name, such as cf-connecting-ip'),
+    ),
+  ),
+  [OPTIONAL_ENV.turnstileSecret]: v.optional(v.pipe(v.string('must be text'), v.trim())),
+  [OPTIONAL_ENV.turnstileSiteverifyUrl]: v.optional(
+    v.pipe(
+      v.string('must be text'),
+      v.trim(),
+      v.check(
+        (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+        `must be an http or https URL, such as ${CLOUDFLARE_SITEVERIFY_URL}`,
+      ),
+    ),
+  ),
+  [OPTIONAL_ENV.turnstileAction]: v.optional(
+    v.pipe(
+      v.string('must be text'),
+      v.trim(),
+      v.regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 letters, digits, underscores or hyphens'),
+    ),
+  ),
 });
+
+type Env = v.InferOutput<typeof EnvSchema>;
+
+function rateLimitsFrom(values: Env): RateLimitSettings | undefined {
+  const perMinute = values[OPTIONAL_ENV.rateLimitAddressPerMinute];
+  const perHour = values[OPTIONAL_ENV.rateLimitAddressPerHour];
+  const postPerHour = values[OPTIONAL_ENV.rateLimitPostPerHour];
+  if (perMinute === undefined && perHour === undefined && postPerHour === undefined) return;
+  return {
+    addressPerMinute: perMinute ?? DEFAULT_RATE_LIMITS.addressPerMinute,
+    addressPerHour: perHour ?? DEFAULT_RATE_LIMITS.addressPerHour,
+    postPerHour: postPerHour ?? DEFAULT_RATE_LIMITS.postPerHour,
+  };
+}
+
+/**
+ * Reads the Turnstile settings. The siteverify URL has no default, so that no configuration
+ * sends tokens anywhere the operator did not name.
+ */
+function turnstileFrom(values: Env): TurnstileConfig | undefined {
+  const secretKey = values[OPTIONAL_ENV.turnstileSecret];
+  if (secretKey === undefined || secretKey === '') {
+    for (const name of [
+      OPTIONAL_ENV.turnstileSiteverifyUrl,
+      OPTIONAL_ENV.turnstileAction,
+    ] as const) {
+      if (values[name] !== undefined) {
+        throw new ConfigError(
+          name,
+          `is set, but ${OPTIONAL_ENV.turnstileSecret} is not; set both or neither`,
+        );
+      }
+    }
+    return;
+  }
+  const siteverifyUrl = values[OPTIONAL_ENV.turnstileSiteverifyUrl];
+  if (siteverifyUrl === undefined || siteverifyUrl === '') {
+    throw new ConfigError(
+      OPTIONAL_ENV.turnstileSiteverifyUrl,
+      `is missing; with ${OPTIONAL_ENV.turnstileSecret} set, set it to Cloudflare's endpoint ` +
+        `${CLOUDFLARE_SITEVERIFY_URL}`,
+    );
+  }
+  return {
+    secret: secretKey,
+    siteverifyUrl,
+    action: values[OPTIONAL_ENV.turnstileAction] ?? DEFAULT_TURNSTILE_ACTION,
+  };
+}
 
 /** Reads the API's settings from `env`, raising ConfigError for the first bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): ApiConfig {
@@ -77,11 +191,18 @@ export function parseConfig(env: Record<string, string | undefined>): ApiConfig 
     throw new ConfigError(v.getDotPath(issue) ?? '(environment)', issue.message);
   }
   const values = result.output;
-  return {
+  const config: ApiConfig = {
     publicSiteUrl: values[ENV.publicSiteUrl],
     internalSiteUrl: values[ENV.internalSiteUrl],
     apiPublicUrl: values[ENV.apiPublicUrl],
     staffToken: values[ENV.staffToken],
     webhookSecret: values[ENV.webhookSecret],
   };
+  const rateLimits = rateLimitsFrom(values);
+  if (rateLimits !== undefined) config.rateLimits = rateLimits;
+  const header = values[OPTIONAL_ENV.clientAddressHeader];
+  if (header !== undefined && header !== '') config.clientAddressHeader = header.toLowerCase();
+  const turnstile = turnstileFrom(values);
+  if (turnstile !== undefined) config.turnstile = turnstile;
+  return config;
 }

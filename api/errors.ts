@@ -40,6 +40,32 @@ export const ERRORS = {
       'This idempotency key was already used for a different comment. ' +
       'Send the new comment with a new key, or with none.',
   },
+  /** The Origin header (or Referer) is missing, "null", or not one of the sites. */
+  origin_not_allowed: {
+    status: 403,
+    message:
+      "The Origin header does not name one of the blog's sites, so the comment was not " +
+      'accepted. Send the comment from the form on the post.',
+  },
+  rate_limited: {
+    status: 429,
+    message:
+      'Too many comments were sent in a short time, so this one was not accepted. ' +
+      'Wait a few minutes, then send it again.',
+  },
+  /** The Cloudflare Turnstile token is missing or siteverify did not accept it. */
+  turnstile_failed: {
+    status: 403,
+    message:
+      'The anti-spam check (cf-turnstile-response) failed. Complete the check again, ' +
+      'then send the comment.',
+  },
+  turnstile_unavailable: {
+    status: 503,
+    message:
+      'The anti-spam check could not be completed, so the comment was not stored. ' +
+      'Send it again in a minute.',
+  },
   storage_unavailable: {
     status: 503,
     message:

@@ -255,6 +255,9 @@ export async function startCorpusStack(
     ports: { forge: 0, api: 0, public: 0, internal: 0 },
     rebuildOnMerge: false,
     logger,
+    // Every corpus comment comes from this one address, up to 65 of them on one post, within
+    // about a minute: far above a blog's limits, which the replay does not test.
+    rateLimits: { addressPerMinute: 100_000, addressPerHour: 100_000, postPerHour: 100_000 },
   });
   const first = await stack.firstBuild;
   if (!first.ok) {

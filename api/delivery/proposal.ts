@@ -1,5 +1,11 @@
 // Builds what the forge receives for one comment: the file, and a pull request whose title and
 // description let staff review it without opening the file.
+import {
+  countLinks,
+  hasManyLinks,
+  MANY_LINKS_LABEL,
+  MANY_LINKS_THRESHOLD,
+} from '../abuse/links.ts';
 import { formatCommentFile } from '../content/front-matter.ts';
 import { commentPath } from '../content/schema.ts';
 import type { CommentProposal } from '../forge/types.ts';
@@ -55,6 +61,7 @@ export function proposalTitle(author: string, postTitle: string): string {
 export function proposalBody(comment: StoredComment, postTitle: string, path: string): string {
   const preview = truncate(comment.body, PREVIEW_LIMIT);
   const length = Array.from(comment.body).length;
+  const links = countLinks(comment.body);
   const lines = [
     'A comment proposed through Marginalia. Merge this pull request to publish it; close it to ' +
       'decline it.',
@@ -67,6 +74,12 @@ export function proposalBody(comment: StoredComment, postTitle: string, path: st
     `- Visibility: ${comment.visibility}`,
     `- Source: ${SOURCE_NAMES[comment.source]}`,
     `- File: ${inlineCode(path)}`,
+    ...(links > MANY_LINKS_THRESHOLD
+      ? [
+          `- Links: ${links}, more than ${MANY_LINKS_THRESHOLD}, which is common in spam; ` +
+            `check where they lead before merging (label \`${MANY_LINKS_LABEL}\`)`,
+        ]
+      : []),
     '',
     '### Text',
     '',
@@ -104,6 +117,10 @@ export function buildProposal(comment: StoredComment, postTitle: string): Commen
     content,
     title: proposalTitle(comment.author, postTitle),
     body: proposalBody(comment, postTitle, path),
-    labels: ['comment', comment.visibility],
+    labels: [
+      'comment',
+      comment.visibility,
+      ...(hasManyLinks(comment.body) ? [MANY_LINKS_LABEL] : []),
+    ],
   };
 }

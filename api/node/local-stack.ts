@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import type { RateLimitSettings } from '../abuse/rate-limit.ts';
 import { createGitHubForge, createOctokit } from '../forge/github.ts';
 import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
 import type { ForgeClient } from '../forge/types.ts';
@@ -28,6 +29,11 @@ export interface LocalStackOptions {
   /** Rebuild both sites after every merge (on by default). */
   rebuildOnMerge?: boolean;
   logger?: Logger;
+  /**
+   * Submission limits of the API; DEFAULT_RATE_LIMITS when absent. Scripts that send many
+   * comments from one address, such as the corpus replay, raise them.
+   */
+  rateLimits?: RateLimitSettings;
 }
 
 export interface LocalStack {
@@ -174,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         apiPublicUrl: apiUrl,
         staffToken: secrets.staffToken,
         webhookSecret: secrets.webhookSecret,
+        ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
       },
       forge: forgeClient,
       dataDir: path.join(dataDir, 'api'),

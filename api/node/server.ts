@@ -4,7 +4,9 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, Hono } from 'hono';
+import type { RateLimiter } from '../abuse/rate-limit.ts';
 import { createApp, type AppEnv } from '../app.ts';
 import type { ApiConfig } from '../config.ts';
 import { renderCommentMarkdown } from '../content/render.ts';
@@ -35,6 +37,8 @@ export interface ApiServerOptions {
   startWorker?: boolean;
   backoff?: BackoffOptions;
   synchronous?: 'FULL' | 'NORMAL';
+  /** Keeps submission counts for the rate limits (config.rateLimits); in memory when absent. */
+  rateLimiter?: RateLimiter;
 }
 
 export interface ApiServer {
@@ -51,6 +55,16 @@ export interface ApiServer {
   reloadContent(contentDir?: string): Promise<void>;
   /** Stops the worker after its delivery in flight, closes the server, then the database. */
   close(): Promise<void>;
+}
+
+/** Returns the TCP peer's address, or undefined for a request that came without a socket. */
+function socketAddress(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    // app.request() in a test passes no Node request, so getConnInfo finds no socket.
+    return undefined;
+  }
 }
 
 function refill<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {
@@ -93,6 +107,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     renderMarkdown: renderCommentMarkdown,
     onMerged,
     wakeWorker: () => worker.wake(),
+    abuse: {
+      socketAddress,
+      ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
+    },
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -6,6 +6,8 @@ export interface FingerprintFields {
   /** The comment replied to; the same text in reply to another comment is another comment. */
   parent: string | null;
   author: string;
+  /** A resubmission with another website is another comment, so the new address is kept. */
+  authorUrl: string | null;
   /** The same text posted once internal and once public is two comments. */
   visibility: string;
   body: string;
@@ -13,8 +15,8 @@ export interface FingerprintFields {
 
 /** Hashes the fields that make two submissions the same comment. */
 export function commentFingerprint(fields: FingerprintFields): string {
-  const { post, parent, author, visibility, body } = fields;
+  const { post, parent, author, authorUrl, visibility, body } = fields;
   return createHash('sha256')
-    .update(JSON.stringify([post, parent, author, visibility, body]))
+    .update(JSON.stringify([post, parent, author, authorUrl, visibility, body]))
     .digest('hex');
 }

@@ -3,6 +3,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
+import { createSubmissionGuard, RateLimitedError } from '../abuse/guard.ts';
 import { ID_PATTERN } from '../content/schema.ts';
 import { ApiError, errorBody } from '../errors.ts';
 import { commentFingerprint } from '../outbox/fingerprint.ts';
@@ -67,12 +68,21 @@ export function receiptsFromCookie(value: string | undefined): string[] {
 export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   const { store, sites, posts, clock, ids, logger } = deps;
   const app = new Hono<AppEnv>();
+  const apiOrigin = new URL(deps.config.apiPublicUrl).origin;
+  const guard = createSubmissionGuard({
+    config: deps.config,
+    // The API's own form page, which shows a rejected comment again, posts from the API origin.
+    allowedOrigins: new Set([...sites.allowedOrigins, apiOrigin]),
+    siteHostnames: new Set(
+      [deps.config.publicSiteUrl, deps.config.internalSiteUrl].map((url) => new URL(url).hostname),
+    ),
+    clock,
+    logger,
+    ...(deps.abuse === undefined ? {} : { abuse: deps.abuse }),
+  });
 
   // Every HTML page of these routes, error pages included, runs no script and loads nothing.
-  const pagePolicy = readerPagePolicy([
-    ...sites.allowedOrigins,
-    new URL(deps.config.apiPublicUrl).origin,
-  ]);
+  const pagePolicy = readerPagePolicy([...sites.allowedOrigins, apiOrigin]);
   app.use(async function readerPageHeaders(c, next) {
     await next();
     if (c.res.headers.get('content-type')?.startsWith('text/html')) {
@@ -149,6 +159,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         post: submission.post,
         parent: submission.parent,
         author: submission.author,
+        authorUrl: submission.authorUrl,
         visibility,
         body: submission.text,
       }),
@@ -228,6 +239,27 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     return c.html(page, error.status);
   }
 
+  /**
+   * Responds to a submission dropped by the honeypot exactly as to a received one, so that a spam
+   * script learns nothing; the receipt is made up and leads to no comment.
+   */
+  function answerSpam(c: Context<AppEnv>, read: ReadBody, variant: SiteVariant): Response {
+    const receipt = ids.commentId();
+    if (read.fromForm && prefersHtml(c, 'text/html')) {
+      const post = shownPost(read.values, variant);
+      const home = new URL(siteLink(variant).url);
+      const target = sites.returnUrl(
+        read.values.returnTo,
+        post === undefined ? home : sites.postUrl(post, variant),
+      );
+      target.searchParams.set('comment', 'received');
+      target.searchParams.set('receipt', receipt);
+      target.hash = 'comment-status';
+      return c.redirect(target.href, 303);
+    }
+    return c.json({ receipt, status: 'received', statusUrl: sites.statusUrl(receipt) }, 202);
+  }
+
   app.post(
     '/',
     bodyLimit({
@@ -238,15 +270,34 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       },
     }),
     async (c) => {
-      const variant = sites.variantOf(c.req.header('origin'));
+      let origin: string;
+      try {
+        origin = guard.checkOrigin(c, c.get('requestId'));
+      } catch (error) {
+        if (error instanceof ApiError) return rejectSubmission(c, error, null, 'public');
+        throw error;
+      }
+      const variant = sites.variantOf(origin);
       let read: ReadBody | null = null;
       let accepted: Accepted;
       try {
         read = await readSubmissionBody(c);
+        if (read.guards.honeypotFilled) {
+          guard.recordSpam(c.get('requestId'));
+          return answerSpam(c, read, variant);
+        }
         const checked = validateSubmission(read);
         if (!checked.ok) throw new ApiError('invalid_comment', { issues: checked.issues });
         accepted = await checkAgainstContent(checked.submission, variant);
+        await guard.admit(c, {
+          post: accepted.post.id,
+          turnstileToken: read.guards.turnstileToken,
+          requestId: c.get('requestId'),
+        });
       } catch (error) {
+        if (error instanceof RateLimitedError) {
+          c.header('Retry-After', String(error.retryAfterSeconds));
+        }
         if (error instanceof ApiError) return rejectSubmission(c, error, read, variant);
         throw error;
       }

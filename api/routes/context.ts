@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
+import type { AbuseDeps } from '../abuse/guard.ts';
 import type { ApiConfig } from '../config.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import type { CommentStore } from '../outbox/types.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   wakeWorker: () => void;
   /** Age of the oldest undelivered comment, in seconds, past which health reports degraded. */
   maxOutboxAgeSeconds?: number;
+  /** The rate limiter, client address and siteverify fetch of the submission route. */
+  abuse?: AbuseDeps;
 }
 
 /** Dependencies plus what the app derives from them once. */

@@ -3,6 +3,8 @@
 // return URL and the idempotency key), and it reports every problem by field name.
 import type { Context } from 'hono';
 import * as v from 'valibot';
+import { HONEYPOT_FIELD, isHoneypotFilled } from '../abuse/honeypot.ts';
+import { TURNSTILE_FIELD } from '../abuse/turnstile.ts';
 import { ApiError } from '../errors.ts';
 import { decodeUtf8, parseMultipart, parseUrlEncoded } from './body-decoding.ts';
 import {
@@ -50,6 +52,15 @@ export interface ReadBody {
    * (such as a file upload), sent more than once, or holding bytes that are not valid UTF-8.
    */
   readIssues: FieldIssue[];
+  /** The anti-spam fields, which are not part of the comment. */
+  guards: GuardFields;
+}
+
+export interface GuardFields {
+  /** True when the hidden honeypot field was sent with anything but white space in it. */
+  honeypotFilled: boolean;
+  /** The Cloudflare Turnstile token (cf-turnstile-response), when one was sent as text. */
+  turnstileToken: string | undefined;
 }
 
 /** Maximum length of an idempotency key, in characters. */
@@ -117,8 +128,21 @@ const READ_MESSAGES = {
 function collect(fields: Iterable<RawField>): Omit<ReadBody, 'fromForm'> {
   const values: SubmittedValues = {};
   const readIssues: FieldIssue[] = [];
+  const guards: GuardFields = { honeypotFilled: false, turnstileToken: undefined };
   const seen = new Set<SubmissionField>();
   for (const { name, value, invalidUtf8 } of fields) {
+    if (name === HONEYPOT_FIELD) {
+      // Anything other than an empty or blank text value, a file included, fills the trap.
+      const filled = typeof value === 'string' ? isHoneypotFilled(value) : value != null;
+      guards.honeypotFilled ||= filled;
+      continue;
+    }
+    if (name === TURNSTILE_FIELD) {
+      if (typeof value === 'string' && guards.turnstileToken === undefined) {
+        guards.turnstileToken = value.trim();
+      }
+      continue;
+    }
     if (!isField(name) || value === undefined || value === null) continue;
     if (seen.has(name)) {
       readIssues.push({ field: name, message: READ_MESSAGES.repeated });
@@ -135,7 +159,7 @@ function collect(fields: Iterable<RawField>): Omit<ReadBody, 'fromForm'> {
     const normalized = normalize(name, value);
     if (normalized !== undefined) values[name] = normalized;
   }
-  return { values, readIssues };
+  return { values, readIssues, guards };
 }
 
 function jsonFields(data: object): RawField[] {
@@ -207,7 +231,7 @@ export async function readSubmissionBody(c: Context): Promise<ReadBody> {
 
 /** Validates the submitted values; returns the submission or one issue per failing field. */
 export function validateSubmission(
-  read: Omit<ReadBody, 'fromForm'>,
+  read: Pick<ReadBody, 'values' | 'readIssues'>,
 ): { ok: true; submission: Submission } | { ok: false; issues: FieldIssue[] } {
   // Every field is passed, absent ones as undefined, so that a missing required field gets the
   // field's own "is required" message rather than the object schema's generic one.

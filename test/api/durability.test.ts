@@ -11,6 +11,7 @@ import { createJsonLogger } from '../../api/platform/logger.ts';
 import { createMemoryForge, type MemoryForge } from '../support/memory-forge.ts';
 import {
   CONFIG,
+  PUBLIC_ORIGIN,
   POSTS,
   VALID_COMMENT,
   createHarness,
@@ -66,7 +67,7 @@ async function start(startWorker: boolean): Promise<ApiServer> {
 async function submitOverHttp(server: ApiServer): Promise<string> {
   const response = await fetch(`${server.url}/api/comments`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN },
     body: JSON.stringify(VALID_COMMENT),
   });
   expect(response.status).toBe(202);
@@ -112,7 +113,7 @@ describe('durable outbox', () => {
     const server = await start(false);
     const response = await fetch(`${server.url}/api/comments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN },
       body: JSON.stringify({ ...VALID_COMMENT, post: 'not-in-content' }),
     });
     expect(response.status).toBe(404);

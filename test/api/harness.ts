@@ -20,6 +20,9 @@ export const CONFIG: ApiConfig = {
   apiPublicUrl: 'http://127.0.0.1:8787',
   staffToken: 'staff-token-for-tests-0123456789',
   webhookSecret: 'webhook-secret-for-tests-0123456789',
+  // In-process requests have no client address, so they would all share one rate-limit counter.
+  // test/api/abuse.test.ts turns the limits on where it tests them.
+  rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
 };
 
 export const PUBLIC_ORIGIN = 'http://127.0.0.1:4321';
@@ -139,7 +142,7 @@ export const VALID_COMMENT = {
   text: 'A thoughtful comment.\n\nWith two paragraphs.',
 };
 
-/** Sends a JSON submission, as a script would. */
+/** Sends a JSON submission, as the enhancement script on the public site would. */
 export async function postJson(
   harness: Harness,
   body: Record<string, unknown>,
@@ -147,7 +150,7 @@ export async function postJson(
 ): Promise<Response> {
   return harness.app.request('/api/comments', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN, ...headers },
     body: JSON.stringify(body),
   });
 }

@@ -49,7 +49,11 @@ async function send(
   body: Uint8Array<ArrayBuffer>,
   headers: Record<string, string>,
 ): Promise<Response> {
-  return harness.app.request('/api/comments', { method: 'POST', headers, body });
+  return harness.app.request('/api/comments', {
+    method: 'POST',
+    headers: { origin: PUBLIC_ORIGIN, ...headers },
+    body,
+  });
 }
 
 async function storedCount(): Promise<number> {
@@ -188,7 +192,7 @@ describe('bytes that are not UTF-8', () => {
     form.set('text', text);
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', origin: PUBLIC_ORIGIN },
       body: form,
     });
     expect(response.status).toBe(202);
@@ -234,7 +238,7 @@ describe('form field sent twice', () => {
     form.append('text', 'second');
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', origin: PUBLIC_ORIGIN },
       body: form,
     });
     expect(response.status).toBe(422);
@@ -376,7 +380,7 @@ describe('review command', () => {
       const text = 'Looks fine\r\u001b[1A\u001b[2KApproved by staff\u001b]52;c;ZXZpbA==\u0007';
       const response = await fetch(`${server.url}/api/comments`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN },
         body: JSON.stringify({ post: 'hello-world', author: 'Ada', text }),
       });
       const receipt = String((await readJson(response)).receipt);
@@ -437,7 +441,7 @@ describe('review command usage', () => {
       await writeFile(join(dir, 'secrets.json'), JSON.stringify({ staffToken: CONFIG.staffToken }));
       const response = await fetch(`${server.url}/api/comments`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN },
         body: JSON.stringify({ post: 'hello-world', author: 'Ada', text: 'Approve me' }),
       });
       const receipt = String((await readJson(response)).receipt);

@@ -4,6 +4,7 @@ import {
   CONFIG,
   EXISTING_COMMENT,
   INTERNAL_ORIGIN,
+  PUBLIC_ORIGIN,
   VALID_COMMENT,
   createHarness,
   postForm,
@@ -79,7 +80,7 @@ describe('JSON submission', () => {
   it('rejects a body that is not JSON', async () => {
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: PUBLIC_ORIGIN },
       body: '{"post":',
     });
     expect(response.status).toBe(400);
@@ -89,7 +90,7 @@ describe('JSON submission', () => {
   it('rejects an unsupported content type', async () => {
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', origin: PUBLIC_ORIGIN },
       body: 'hello',
     });
     expect(response.status).toBe(415);
@@ -270,11 +271,10 @@ describe('source and visibility', () => {
     expect(body.issues.map((issue) => issue.field)).toEqual(['visibility']);
   });
 
-  it('treats a look-alike origin as public', async () => {
-    const receipt = await submitComment(harness, VALID_COMMENT, {
-      origin: `${INTERNAL_ORIGIN}0`,
-    });
-    expect((await harness.store.get(receipt))?.source).toBe('public');
+  it('rejects a look-alike of the internal origin', async () => {
+    const response = await postJson(harness, VALID_COMMENT, { origin: `${INTERNAL_ORIGIN}0` });
+    expect(response.status).toBe(403);
+    expect(await harness.store.outboxStats(harness.clock.now())).toHaveProperty('depth', 0);
   });
 });
 
@@ -455,7 +455,7 @@ describe('form submission', () => {
     for (const [key, value] of Object.entries(form)) body.set(key, value);
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { accept: 'text/html' },
+      headers: { accept: 'text/html', origin: PUBLIC_ORIGIN },
       body,
     });
     expect(response.status).toBe(303);
@@ -468,7 +468,7 @@ describe('form submission', () => {
     body.set('text', new File(['hi'], 'a.txt'));
     const response = await harness.app.request('/api/comments', {
       method: 'POST',
-      headers: { accept: 'text/html' },
+      headers: { accept: 'text/html', origin: PUBLIC_ORIGIN },
       body,
     });
     expect(response.status).toBe(422);

@@ -49,6 +49,8 @@ function post(agent: Agent, url: URL, body: string): Promise<Answer> {
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
+          // The API accepts comments only from its sites' origins; accept-server.ts sets this one.
+          origin: 'http://127.0.0.1:9',
           'content-length': Buffer.byteLength(body),
         },
       },

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
       apiPublicUrl: 'http://127.0.0.1:11',
       staffToken: 'bench-staff-token-0123456789abcdef',
       webhookSecret: 'bench-webhook-secret-0123456789abcdef',
+      // The benchmark measures the pipeline, not the per-address limits, so they are off.
+      rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
     },
     forge,
     dataDir: path.join(dataDir, 'api'),

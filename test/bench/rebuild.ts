@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     dataDir,
     seedContentDir: sampleContentDir,
     ports: { forge: 0, api: 0, public: 0, internal: 0 },
+    rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
     logger: createJsonLogger(
       (line) => logs.push(line),
       () => new Date(),
@@ -56,11 +57,15 @@ async function main(): Promise<void> {
 
     for (let index = 0; index < rounds; index += 1) {
       const marker = `rebuild-bench-${Date.now().toString(36)}-${index}`;
-      const submitted = await postJson(`${stack.urls.api}/api/comments`, {
-        post: POST.id,
-        author: 'Rebuild bench',
-        text: `Comment ${marker} for timing a rebuild.`,
-      });
+      const submitted = await postJson(
+        `${stack.urls.api}/api/comments`,
+        {
+          post: POST.id,
+          author: 'Rebuild bench',
+          text: `Comment ${marker} for timing a rebuild.`,
+        },
+        { origin: stack.urls.public },
+      );
       const receipt = stringField(submitted.body, 'receipt');
       if (submitted.status !== 202 || receipt === null) {
         throw new Error(`submitting the comment returned ${submitted.status}, expected 202`);

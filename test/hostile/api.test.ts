@@ -233,9 +233,7 @@ describe('hostile resubmission', () => {
     await harness.close();
   });
 
-  // Found by the corpus: fingerprint.ts hashes post, parent, author, visibility and text only,
-  // so a resubmission that changes only the website returns the first receipt and drops it.
-  it.fails('keeps a changed website on a resubmission', async () => {
+  it('keeps a changed website on a resubmission', async () => {
     const comment = { post: 'hello-world', author: 'Ada', text: 'Same words, new website.' };
     const first = await harness.app.request('/api/comments', {
       method: 'POST',
