@@ -136,6 +136,16 @@ export function parseCommentFile(text: string): Comment {
     const issues = toFieldIssues(meta.issues);
     throw new ContentFileError(describeIssues('comment front matter is invalid', issues), issues);
   }
+  // The schema cleans a name as the API receives it; a stored file must already be clean.
+  if (meta.output.author !== data['author']) {
+    const issues = [
+      {
+        field: 'author',
+        message: `contains control or invisible characters; write it as ${JSON.stringify(meta.output.author)}`,
+      },
+    ];
+    throw new ContentFileError(describeIssues('comment front matter is invalid', issues), issues);
+  }
   const parsedBody = v.safeParse(CommentBodySchema, body);
   if (!parsedBody.success) {
     const issues = [{ field: 'body', message: parsedBody.issues[0].message }];

@@ -67,13 +67,12 @@ export function stripInvisible(name: string): string {
 }
 
 /**
- * A display name is one line of text. Control characters (line breaks, tabs, escape sequences
- * that drive a terminal) have no place in it and are rejected rather than stored.
+ * Makes a display name one line: each run of control characters (line breaks, tabs, terminal
+ * escape sequences) or line and paragraph separators becomes one space, then the ends are trimmed.
  */
-const oneLine = v.check<string, string>(
-  (value) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u.test(value),
-  'must be one line without control characters such as line breaks or tabs',
-);
+export function toOneLine(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu, ' ').trim();
+}
 
 const isHttpUrl = (value: string): boolean => {
   if (!URL.canParse(value)) return false;
@@ -105,8 +104,8 @@ export const CommentSchema = v.object({
     v.string(),
     wellFormed,
     v.transform(stripInvisible),
+    v.transform(toOneLine),
     v.check(hasVisibleCharacter, 'must not be empty'),
-    oneLine,
     v.maxLength(LIMITS.author, `must be at most ${LIMITS.author} characters`),
   ),
   date: v.pipe(

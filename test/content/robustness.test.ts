@@ -21,20 +21,30 @@ const meta: CommentMetaInput = {
   source: 'public',
 };
 
-const controlAuthors: Array<[string, string]> = [
-  ['a line feed', 'Ada\nLovelace'],
-  ['an escape sequence', 'Ada\u001b[31m'],
-  ['a NUL', 'Ada\u0000'],
-  ['a C1 control', 'Ada\u0085'],
+const controlAuthors: Array<[string, string, string]> = [
+  ['a line feed', 'Ada\nLovelace', 'Ada Lovelace'],
+  ['an escape sequence', 'Ada\u001b[31m', 'Ada [31m'],
+  ['a NUL', 'Ada\u0000', 'Ada'],
+  ['a C1 control', 'Ada\u0085Reader', 'Ada Reader'],
+  ['a bidi override', 'Ada\u202eredaeR', 'AdaredaeR'],
+];
+
+const blankAuthors: Array<[string, string]> = [
   ['only zero-width characters', '\u200b\u2060'],
+  ['only control characters', '\u0000\r\n'],
 ];
 
 describe('comment writer', () => {
-  it.each(controlAuthors)('rejects an author with %s', (_name, author) => {
+  it.each(controlAuthors)('writes an author with %s as one line', (_name, author, written) => {
+    const read = parseCommentFile(formatCommentFile({ ...meta, author }, 'Text'));
+    expect(read.author).toBe(written);
+  });
+
+  it.each(blankAuthors)('rejects an author with %s', (_name, author) => {
     expect(() => formatCommentFile({ ...meta, author }, 'Text')).toThrow(ContentFileError);
   });
 
-  it.each(controlAuthors)('names the author field for %s', (_name, author) => {
+  it.each(blankAuthors)('names the author field for %s', (_name, author) => {
     try {
       formatCommentFile({ ...meta, author }, 'Text');
       expect.unreachable('formatCommentFile accepted the author');
