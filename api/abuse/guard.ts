@@ -123,11 +123,7 @@ export function createSubmissionGuard(deps: SubmissionGuardDeps): SubmissionGuar
 
   return {
     checkOrigin(c, requestId) {
-      const check = checkRequestOrigin(
-        c.req.header('origin'),
-        c.req.header('referer'),
-        deps.allowedOrigins,
-      );
+      const check = checkRequestOrigin(c.req.header('origin'), deps.allowedOrigins);
       if (check.ok) return check.origin;
       logger.warn('submission origin rejected', { reason: check.reason, requestId });
       throw new ApiError('origin_not_allowed', {

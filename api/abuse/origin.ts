@@ -14,27 +14,21 @@ function httpOrigin(value: string): string | null {
 }
 
 /**
- * Checks the Origin header, or the origin of the Referer header when Origin is absent, against
- * `allowed`. An Origin header must be a serialized origin exactly as browsers send it
- * (`https://blog.example.com`, lowercase, no path). The value `null`, which browsers send from
- * sandboxed frames, data: URLs and some redirects, is not trusted.
+ * Checks the Origin header against `allowed`. It must be a serialized origin exactly as browsers
+ * send it (`https://blog.example.com`, lowercase, no path). A missing Origin is not trusted, and
+ * neither is the value `null`, which browsers send from sandboxed frames, data: URLs and some
+ * redirects. The Referer is not a substitute: it is optional, and privacy settings strip it.
  */
 export function checkRequestOrigin(
   originHeader: string | undefined,
-  refererHeader: string | undefined,
   allowed: ReadonlySet<string>,
 ): OriginCheck {
-  if (originHeader !== undefined) {
-    if (originHeader.trim() === 'null') return { ok: false, reason: 'opaque' };
-    const origin = httpOrigin(originHeader);
-    if (origin === null || origin !== originHeader || !allowed.has(origin)) {
-      return { ok: false, reason: 'not_allowed' };
-    }
-    return { ok: true, origin };
+  if (originHeader === undefined || originHeader === '') return { ok: false, reason: 'missing' };
+  if (originHeader.trim() === 'null') return { ok: false, reason: 'opaque' };
+  const origin = httpOrigin(originHeader);
+  if (origin === null || origin !== originHeader || !allowed.has(origin)) {
+    return { ok: false, reason: 'not_allowed' };
   }
-  if (refererHeader === undefined || refererHeader === '') return { ok: false, reason: 'missing' };
-  const origin = httpOrigin(refererHeader);
-  if (origin === null || !allowed.has(origin)) return { ok: false, reason: 'not_allowed' };
   return { ok: true, origin };
 }
 
@@ -43,7 +37,7 @@ export function originRejection(reason: Exclude<OriginCheck, { ok: true }>['reas
   switch (reason) {
     case 'missing':
       return (
-        'The request has no Origin header (and no Referer), so it cannot be shown to come from ' +
+        'The request has no Origin header, so it cannot be shown to come from ' +
         "the blog. Send the comment from the form on the post, or send an Origin header with the blog's address."
       );
     case 'opaque':
