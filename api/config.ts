@@ -3,6 +3,8 @@
 import * as v from 'valibot';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './abuse/rate-limit.ts';
 import { CLOUDFLARE_SITEVERIFY_URL, type TurnstileConfig } from './abuse/turnstile.ts';
+import { accessConfigFrom, type AccessConfig } from './auth/access-config.ts';
+import { emailSettingsFrom } from './privacy/settings.ts';
 
 export const ENV = {
   publicSiteUrl: 'MARGINALIA_PUBLIC_SITE_URL',
@@ -50,6 +52,18 @@ export interface ApiConfig {
   clientAddressHeader?: string;
   /** Cloudflare Turnstile verification of every submission; skipped when absent. */
   turnstile?: TurnstileConfig;
+  /**
+   * Cloudflare Access sign-in for the staff routes, from MARGINALIA_ACCESS_TEAM_DOMAIN and
+   * MARGINALIA_ACCESS_AUD; only the staff token is accepted when absent.
+   */
+  access?: AccessConfig;
+  /**
+   * AES-256 key for the email addresses readers give, from MARGINALIA_EMAIL_KEY. When absent, no
+   * address is kept at all.
+   */
+  emailKey?: Uint8Array<ArrayBuffer>;
+  /** Days a stored address is kept, from MARGINALIA_EMAIL_RETENTION_DAYS; 90 when absent. */
+  emailRetentionDays?: number;
 }
 
 /** Raised when a setting is missing or invalid; `variable` names the environment variable. */
@@ -204,5 +218,13 @@ export function parseConfig(env: Record<string, string | undefined>): ApiConfig 
   if (header !== undefined && header !== '') config.clientAddressHeader = header.toLowerCase();
   const turnstile = turnstileFrom(values);
   if (turnstile !== undefined) config.turnstile = turnstile;
+  const accessResult = accessConfigFrom(env);
+  if (!accessResult.ok) throw new ConfigError(accessResult.variable, accessResult.message);
+  if (accessResult.access !== undefined) config.access = accessResult.access;
+  const emailResult = emailSettingsFrom(env);
+  if (!emailResult.ok) throw new ConfigError(emailResult.variable, emailResult.message);
+  const { key, retentionDays } = emailResult.settings;
+  if (key !== undefined) config.emailKey = key;
+  if (retentionDays !== undefined) config.emailRetentionDays = retentionDays;
   return config;
 }

@@ -34,6 +34,10 @@ export interface LocalStackOptions {
    * comments from one address, such as the corpus replay, raise them.
    */
   rateLimits?: RateLimitSettings;
+  /** AES-256 key for reader email addresses (ApiConfig.emailKey); none is kept when absent. */
+  emailKey?: Uint8Array<ArrayBuffer>;
+  /** Days a stored email address is kept (ApiConfig.emailRetentionDays). */
+  emailRetentionDays?: number;
 }
 
 export interface LocalStack {
@@ -181,6 +185,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         staffToken: secrets.staffToken,
         webhookSecret: secrets.webhookSecret,
         ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
+        ...(options.emailKey === undefined ? {} : { emailKey: options.emailKey }),
+        ...(options.emailRetentionDays === undefined
+          ? {}
+          : { emailRetentionDays: options.emailRetentionDays }),
       },
       forge: forgeClient,
       dataDir: path.join(dataDir, 'api'),

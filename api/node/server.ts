@@ -19,6 +19,7 @@ import { systemClock, type Clock } from '../platform/clock.ts';
 import { loadCommentIndex, loadPosts } from '../platform/content-index.ts';
 import { createIdGenerator } from '../platform/ids.ts';
 import { createStderrLogger, type Logger } from '../platform/logger.ts';
+import { startAddressPurge } from '../privacy/retention.ts';
 
 export interface ApiServerOptions {
   config: ApiConfig;
@@ -86,6 +87,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     path: join(options.dataDir, 'outbox.sqlite'),
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
   });
+  // Runs with or without a key, so that addresses kept under an earlier key still expire.
+  const addressPurge = startAddressPurge({
+    store,
+    clock,
+    logger,
+    ...(options.config.emailRetentionDays === undefined
+      ? {}
+      : { retentionDays: options.config.emailRetentionDays }),
+  });
   const worker = createDeliveryWorker({
     store,
     forge: options.forge,
@@ -121,6 +131,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const address = server.address();
   if (address === null || typeof address === 'string') {
+    addressPurge.stop();
     await store.close();
     throw new Error(`the API server on ${host} did not report a TCP port`);
   }
@@ -148,6 +159,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));
       });
+      addressPurge.stop();
       await store.close();
     },
   };

@@ -4,11 +4,15 @@
 //   MARGINALIA_CONTENT_DIR  seed for the repository's first commit (content)
 //   MARGINALIA_FORGE_PORT, MARGINALIA_API_PORT, MARGINALIA_PUBLIC_PORT, MARGINALIA_INTERNAL_PORT
 //                         TCP ports on 127.0.0.1 (4010, 8787, 4321, 4322)
+//   MARGINALIA_EMAIL_KEY  32-byte key (64 hex digits or base64) to keep reader email addresses,
+//                         encrypted; without it no address is kept
+//   MARGINALIA_EMAIL_RETENTION_DAYS  days an address is kept (90)
 //
 // Logs are JSON lines on stderr. Stop with Ctrl-C; the next start resumes from the data folder.
 import path from 'node:path';
 import { DEFAULT_PORTS, startLocalStack } from './local-stack.ts';
 import { createJsonLogger } from '../platform/logger.ts';
+import { emailSettingsFrom } from '../privacy/settings.ts';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 function readPort(name: string, fallback: number): number {
@@ -62,13 +66,23 @@ async function main(): Promise<void> {
     public: readPort(PORT_VARIABLES.public, DEFAULT_PORTS.public),
     internal: readPort(PORT_VARIABLES.internal, DEFAULT_PORTS.internal),
   };
+  // Reader email addresses are kept (encrypted) only when MARGINALIA_EMAIL_KEY is set.
+  const email = emailSettingsFrom(process.env);
+  if (!email.ok) throw new Error(`${email.variable} ${email.message}`);
+  const { key: emailKey, retentionDays: emailRetentionDays } = email.settings;
+
   console.log('Starting the local forge, building both sites, then starting the API...');
   const started = Date.now();
-  const stack = await startLocalStack({ dataDir, seedContentDir: contentDir, ports, logger }).catch(
-    (error: unknown) => {
-      throw new Error(describeStartFailure(error, ports));
-    },
-  );
+  const stack = await startLocalStack({
+    dataDir,
+    seedContentDir: contentDir,
+    ports,
+    logger,
+    ...(emailKey === undefined ? {} : { emailKey }),
+    ...(emailRetentionDays === undefined ? {} : { emailRetentionDays }),
+  }).catch((error: unknown) => {
+    throw new Error(describeStartFailure(error, ports));
+  });
   // The CLIs find this instance's API through this file.
   const stackFile = path.join(dataDir, 'stack.json');
   writeFileSync(stackFile, JSON.stringify({ pid: process.pid, urls: stack.urls }, null, 2) + '\n');

@@ -18,6 +18,8 @@ import {
   type NewComment,
   type OutboxStats,
   type PullRequestInfo,
+  type SealedAddress,
+  type StoredAddress,
   type StoredComment,
   type WebhookRecord,
   type WebhookResult,
@@ -31,7 +33,10 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-const SCHEMA_VERSION = 1;
+// Version 1: comments, webhook_deliveries, merges. Version 2 adds comment_addresses. Every
+// statement is idempotent (IF NOT EXISTS), so the same script creates a new file and upgrades a
+// file of any earlier version.
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS comments (
@@ -69,6 +74,13 @@ CREATE TABLE IF NOT EXISTS merges (
   comment_id TEXT NOT NULL,
   merged_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS comment_addresses (
+  comment_id TEXT PRIMARY KEY,
+  iv BLOB NOT NULL,
+  ciphertext BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS comment_addresses_created ON comment_addresses (created_at);
 `;
 
 type Row = Record<string, SQLOutputValue>;
@@ -101,6 +113,13 @@ function intColumn(row: Row, key: string): number {
 function optionalInt(row: Row, key: string): number | null {
   const value = row[key];
   return value === null || value === undefined ? null : intColumn(row, key);
+}
+
+function blobColumn(row: Row, key: string): Uint8Array {
+  const value = row[key];
+  if (!(value instanceof Uint8Array))
+    throw new TypeError(`column ${key} is not a blob in the outbox`);
+  return value;
 }
 
 function oneOf<T extends string>(row: Row, key: string, allowed: readonly T[]): T {
@@ -143,6 +162,9 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
   const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+  // Deleted rows are overwritten with zeros rather than left in free pages, so a purged address
+  // leaves no ciphertext behind in the database file once the WAL is checkpointed.
+  db.exec('PRAGMA secure_delete = ON');
   const version = db.prepare('PRAGMA user_version').get();
   const current = version === undefined ? 0 : intColumn(version, 'user_version');
   if (current > SCHEMA_VERSION) {
@@ -152,8 +174,16 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
         `(${SCHEMA_VERSION}); run a newer API or restore a matching backup`,
     );
   }
-  db.exec(SCHEMA);
-  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    db.close();
+    throw error;
+  }
 
   const statements = {
     byId: db.prepare('SELECT * FROM comments WHERE id = ?'),
@@ -195,6 +225,11 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     stats: db.prepare(
       "SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM comments WHERE status = 'received'",
     ),
+    insertAddress: db.prepare(
+      'INSERT INTO comment_addresses (comment_id, iv, ciphertext, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    address: db.prepare('SELECT * FROM comment_addresses WHERE comment_id = ?'),
+    purgeAddresses: db.prepare('DELETE FROM comment_addresses WHERE created_at < ?'),
     lastDelivery: db.prepare(`
       SELECT id, last_attempt_at, last_error FROM comments WHERE last_attempt_at IS NOT NULL
       ORDER BY last_attempt_at DESC LIMIT 1`),
@@ -216,6 +251,21 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
   function get(id: string): StoredComment | null {
     const row = statements.byId.get(id);
     return row === undefined ? null : toComment(row);
+  }
+
+  function insertAddress(commentId: string, sealed: SealedAddress, now: number): void {
+    statements.insertAddress.run(commentId, sealed.iv, sealed.ciphertext, now);
+  }
+
+  function getAddress(commentId: string): StoredAddress | null {
+    const row = statements.address.get(commentId);
+    if (row === undefined) return null;
+    return {
+      commentId: textColumn(row, 'comment_id'),
+      iv: blobColumn(row, 'iv'),
+      ciphertext: blobColumn(row, 'ciphertext'),
+      createdAt: new Date(intColumn(row, 'created_at')),
+    };
   }
 
   /** Stores one comment unless it repeats an earlier one; runs inside a transaction. */
@@ -249,6 +299,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
       now,
       now,
     );
+    if (options.address !== undefined) insertAddress(comment.id, options.address, now);
     const stored = get(comment.id);
     if (stored === null) throw new Error(`comment ${comment.id} was not found after insert`);
     return { outcome: 'created', comment: stored };
@@ -377,6 +428,9 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     recordWebhook: async (record) => recordWebhook(record),
     outboxStats: async (now) => outboxStats(now),
     lastDelivery: async () => lastDelivery(),
+    getAddress: async (commentId) => getAddress(commentId),
+    purgeAddresses: async (cutoff) =>
+      Number(statements.purgeAddresses.run(cutoff.getTime()).changes),
     close: async () => {
       if (waiting.length > 0) flushAccepts();
       if (db.isOpen) db.close();

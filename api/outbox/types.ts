@@ -56,6 +56,27 @@ export interface AcceptOptions {
   now: Date;
   /** How far back a comment with the same fingerprint counts as the same submission. */
   duplicateWindowMs: number;
+  /**
+   * The reader's email address, encrypted for this comment's id. It is stored in the same
+   * transaction as a created comment, and dropped when the submission repeats an earlier one.
+   */
+  address?: SealedAddress;
+}
+
+/**
+ * An email address encrypted with AES-256-GCM, with the comment id as associated data. Addresses
+ * live in their own table, apart from the comment rows, so that no StoredComment carries one.
+ */
+export interface SealedAddress {
+  /** The 96-bit IV, random for each record. */
+  iv: Uint8Array;
+  /** The ciphertext followed by the 128-bit authentication tag. */
+  ciphertext: Uint8Array;
+}
+
+export interface StoredAddress extends SealedAddress {
+  commentId: string;
+  createdAt: Date;
 }
 
 /** A closed comment pull request, as reported by a webhook. */
@@ -119,5 +140,9 @@ export interface CommentStore {
   outboxStats(now: Date): Promise<OutboxStats>;
   /** The most recent delivery attempt, or null before the first. */
   lastDelivery(): Promise<DeliveryRecord | null>;
+  /** The encrypted email address kept for a comment, or null when none is kept. */
+  getAddress(commentId: string): Promise<StoredAddress | null>;
+  /** Deletes the addresses stored before `cutoff`; returns how many were deleted. */
+  purgeAddresses(cutoff: Date): Promise<number>;
   close(): Promise<void>;
 }

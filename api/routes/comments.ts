@@ -10,6 +10,7 @@ import { commentFingerprint } from '../outbox/fingerprint.ts';
 import type { NewComment, StoredComment } from '../outbox/types.ts';
 import type { PostInfo } from '../platform/content-index.ts';
 import { errorMessage } from '../platform/logger.ts';
+import { createAddressCipher } from '../privacy/address-cipher.ts';
 import { prefersHtml, type AppEnv, type RouteDeps } from './context.ts';
 import { readerPagePolicy, type SiteLink } from './html.ts';
 import {
@@ -29,6 +30,15 @@ import {
   type Submission,
   type SubmittedValues,
 } from './submission.ts';
+
+/** Sentences shown to the reader when the email address given with a comment was not kept. */
+const ADDRESS_NOT_KEPT = {
+  notificationsOff:
+    'Reply notifications are off on this site, so the email address you gave was not kept.',
+  repeated:
+    'This comment repeats one sent earlier without an email address, so the address you gave ' +
+    'this time was not kept.',
+} as const;
 
 export const RECEIPTS_COOKIE = 'marginalia_receipts';
 /** Receipts the cookie remembers; older ones drop off. */
@@ -68,6 +78,9 @@ export function receiptsFromCookie(value: string | undefined): string[] {
 export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   const { store, sites, posts, clock, ids, logger } = deps;
   const app = new Hono<AppEnv>();
+  // Without a key, addresses are dropped as soon as the submission is validated.
+  const addressCipher =
+    deps.config.emailKey === undefined ? null : createAddressCipher({ key: deps.config.emailKey });
   const apiOrigin = new URL(deps.config.apiPublicUrl).origin;
   const guard = createSubmissionGuard({
     config: deps.config,
@@ -245,6 +258,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
    */
   function answerSpam(c: Context<AppEnv>, read: ReadBody, variant: SiteVariant): Response {
     const receipt = ids.commentId();
+    const emailGiven = read.values.email !== undefined;
     if (read.fromForm && prefersHtml(c, 'text/html')) {
       const post = shownPost(read.values, variant);
       const home = new URL(siteLink(variant).url);
@@ -255,9 +269,38 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       target.searchParams.set('comment', 'received');
       target.searchParams.set('receipt', receipt);
       target.hash = 'comment-status';
+      if (emailGiven && addressCipher === null) {
+        return addressNotKeptPage(c, target, ADDRESS_NOT_KEPT.notificationsOff, variant);
+      }
       return c.redirect(target.href, 303);
     }
-    return c.json({ receipt, status: 'received', statusUrl: sites.statusUrl(receipt) }, 202);
+    return c.json(
+      {
+        receipt,
+        status: 'received',
+        statusUrl: sites.statusUrl(receipt),
+        ...(emailGiven ? { emailKept: addressCipher !== null } : {}),
+      },
+      202,
+    );
+  }
+
+  /**
+   * Responds to a form post whose comment was received but whose email address was not kept.
+   * The static post page cannot show that, so the reader gets a page with the reason and a
+   * link on to the post.
+   */
+  function addressNotKeptPage(
+    c: Context<AppEnv>,
+    postTarget: URL,
+    reason: string,
+    variant: SiteVariant,
+  ): Response {
+    const page = messagePage('Your comment was received', `It is waiting for review. ${reason}`, {
+      links: [{ href: postTarget.href, label: 'Back to the post' }],
+      site: siteLink(variant),
+    });
+    return c.html(page, 202);
   }
 
   app.post(
@@ -302,11 +345,19 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         throw error;
       }
 
+      const email = accepted.submission.email;
       let stored: StoredComment;
+      let emailKept = false;
       try {
-        const result = await store.accept(newComment(accepted), {
+        const comment = newComment(accepted);
+        const address =
+          email === null || addressCipher === null
+            ? undefined
+            : await addressCipher.seal(comment.id, email);
+        const result = await store.accept(comment, {
           now: clock.now(),
           duplicateWindowMs: DUPLICATE_WINDOW_MS,
+          ...(address === undefined ? {} : { address }),
         });
         if (result.outcome === 'key_conflict') {
           const conflict = new ApiError('idempotency_key_reused', {
@@ -317,6 +368,22 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
           return rejectSubmission(c, conflict, read, variant);
         }
         stored = result.comment;
+        // A repeat keeps the first submission's address, or none when that one came without.
+        // The comment is stored by now, so a failed lookup reports the address as not kept
+        // rather than the comment as not received.
+        if (address !== undefined && result.outcome === 'created') emailKept = true;
+        if (address !== undefined && result.outcome === 'duplicate') {
+          const commentId = stored.id;
+          const earlier = await store.getAddress(commentId).catch((error: unknown) => {
+            logger.error('reading the stored email address failed', {
+              commentId,
+              requestId: c.get('requestId'),
+              error: errorMessage(error),
+            });
+            return null;
+          });
+          emailKept = earlier !== null;
+        }
         if (result.outcome === 'created') deps.wakeWorker();
         logger.info(result.outcome === 'created' ? 'comment received' : 'comment repeated', {
           commentId: stored.id,
@@ -342,10 +409,20 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         target.searchParams.set('comment', 'received');
         target.searchParams.set('receipt', stored.id);
         target.hash = 'comment-status';
+        if (email !== null && !emailKept) {
+          const reason =
+            addressCipher === null ? ADDRESS_NOT_KEPT.notificationsOff : ADDRESS_NOT_KEPT.repeated;
+          return addressNotKeptPage(c, target, reason, variant);
+        }
         return c.redirect(target.href, 303);
       }
       return c.json(
-        { receipt: stored.id, status: stored.status, statusUrl: sites.statusUrl(stored.id) },
+        {
+          receipt: stored.id,
+          status: stored.status,
+          statusUrl: sites.statusUrl(stored.id),
+          ...(email === null ? {} : { emailKept }),
+        },
         202,
       );
     },

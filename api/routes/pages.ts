@@ -10,6 +10,7 @@ const FIELD_LABELS: Record<string, string> = {
   parent: 'Reply to',
   author: 'Name',
   authorUrl: 'Website',
+  email: 'Email',
   text: 'Comment',
   visibility: 'Visibility',
   returnTo: 'Return page',
@@ -145,6 +146,11 @@ export function formPage(options: FormPageOptions): string {
     problemFor('authorUrl'),
     `<input id="authorUrl" name="authorUrl" type="url" ${valueAttribute(values.authorUrl)}` +
       `${invalidAttributes('authorUrl')}>`,
+    // The address is never written back into a page, so the reader types it again.
+    '<label for="email">Email <span class="hint">(optional, for reply notifications; ' +
+      'type it again, this page does not repeat it)</span></label>',
+    problemFor('email'),
+    `<input id="email" name="email" type="email" autocomplete="email"${invalidAttributes('email')}>`,
     `<label for="text">Comment <span class="hint">(up to ${textLimit} characters)</span></label>`,
     problemFor('text'),
     `<textarea id="text" name="text"${invalidAttributes('text')}>`,

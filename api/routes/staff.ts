@@ -1,11 +1,18 @@
 // Staff review: list the comments waiting as pull requests, approve (merge) or decline (close)
-// them. Every route needs "Authorization: Bearer <staff token>".
+// them. Every route needs "Authorization: Bearer <staff token>" or, when Cloudflare Access is
+// configured, the application token Access adds as the Cf-Access-Jwt-Assertion header.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
+import {
+  ACCESS_JWT_HEADER,
+  AccessError,
+  createAccessVerifier,
+  type AccessVerifier,
+} from '../auth/access-jwt.ts';
 import { ID_PATTERN } from '../content/schema.ts';
 import { ApiError, errorBody } from '../errors.ts';
 import { commentBranch, type PendingPullRequest } from '../forge/types.ts';
-import { errorMessage } from '../platform/logger.ts';
+import { errorMessage, type Logger } from '../platform/logger.ts';
 import { runDetached, type AppEnv, type RouteDeps } from './context.ts';
 
 /** True when `presented` equals `expected`, in time that does not depend on where they differ. */
@@ -16,31 +23,78 @@ export function tokensMatch(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+export interface StaffAuthOptions {
+  staffToken: string;
+  /** Verifies Cloudflare Access tokens; when absent, only the staff token is accepted. */
+  access?: AccessVerifier;
+  logger: Logger;
+}
+
 /**
- * Rejects requests without the staff token with 401. A request that sent no bearer token gets
- * `unauthorized`. One that sent a different token gets `invalid_token`, which the
- * WWW-Authenticate header repeats as its error, as RFC 6750 section 3 describes.
+ * Rejects requests without staff credentials with 401. A valid staff bearer token or a valid
+ * Access token lets the request through. A request that sent neither gets `unauthorized`. One
+ * that sent a wrong bearer token or an invalid Access token gets `invalid_token`, which the
+ * WWW-Authenticate header repeats as its error, as RFC 6750 section 3 describes. The header is
+ * read and the cookie CF_Authorization is not: Access adds the header to every request it lets
+ * through, and a cookie alone would let another site send staff actions in a browser.
  */
-export function requireStaff(staffToken: string): MiddlewareHandler<AppEnv> {
+export function requireStaff(options: StaffAuthOptions): MiddlewareHandler<AppEnv> {
+  const { staffToken, access, logger } = options;
   return async function staffAuth(c, next) {
+    const requestId = c.get('requestId');
     const header = c.req.header('authorization') ?? '';
     const presented = /^Bearer +(\S+)\s*$/i.exec(header)?.[1];
+    if (presented !== undefined && tokensMatch(presented, staffToken)) return next();
+
+    const assertion = access === undefined ? undefined : c.req.header(ACCESS_JWT_HEADER);
+    if (access !== undefined && assertion !== undefined) {
+      try {
+        await access.verify(assertion.trim());
+        return next();
+      } catch (error) {
+        if (!(error instanceof AccessError)) throw error;
+        if (error.reason === 'keys_unavailable') {
+          logger.error('verifying the Access token failed', { requestId, error: error.message });
+          const failure = new ApiError('internal_error', {
+            message:
+              'Staff sign-in could not be checked because the Cloudflare Access signing keys ' +
+              'could not be fetched. Try again in a minute; if it keeps failing, check the ' +
+              'API logs.',
+          });
+          return c.json(errorBody(failure, requestId), failure.status);
+        }
+        logger.warn('Access token rejected', { requestId, reason: error.reason });
+        c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff", error="invalid_token"');
+        const rejection = new ApiError('invalid_token', {
+          message: `The Cloudflare Access token (Cf-Access-Jwt-Assertion) was rejected. ${error.message}`,
+        });
+        return c.json(errorBody(rejection, requestId), 401);
+      }
+    }
+
     if (presented === undefined) {
       c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff"');
-      return c.json(errorBody(new ApiError('unauthorized'), c.get('requestId')), 401);
+      return c.json(errorBody(new ApiError('unauthorized'), requestId), 401);
     }
-    if (!tokensMatch(presented, staffToken)) {
-      c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff", error="invalid_token"');
-      return c.json(errorBody(new ApiError('invalid_token'), c.get('requestId')), 401);
-    }
-    await next();
+    c.header('WWW-Authenticate', 'Bearer realm="marginalia-staff", error="invalid_token"');
+    return c.json(errorBody(new ApiError('invalid_token'), requestId), 401);
   };
 }
 
 export function staffRoutes(deps: RouteDeps): Hono<AppEnv> {
   const { store, forge, posts, clock, logger } = deps;
   const app = new Hono<AppEnv>();
-  app.use(requireStaff(deps.config.staffToken));
+  const accessConfig = deps.config.access;
+  // NOTE: the verifier fetches keys with the global fetch, because AppDeps has no fetch to inject.
+  const access =
+    accessConfig === undefined
+      ? undefined
+      : createAccessVerifier({
+          ...accessConfig,
+          fetch: (input, init) => fetch(input, init),
+          clock,
+        });
+  app.use(requireStaff({ staffToken: deps.config.staffToken, access, logger }));
 
   async function pendingItem(pr: PendingPullRequest) {
     const comment = await store.get(pr.commentId);

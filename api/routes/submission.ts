@@ -1,11 +1,13 @@
 // Reading and validating a comment submission, from JSON or from an HTML form. The field rules
 // come from the one content schema. This module adds the fields only a submission has (the
-// return URL and the idempotency key), and it reports every problem by field name.
+// return URL, the idempotency key and the optional email address), and it reports every problem
+// by field name. The email address never enters the comment: see api/privacy/.
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { HONEYPOT_FIELD, isHoneypotFilled } from '../abuse/honeypot.ts';
 import { TURNSTILE_FIELD } from '../abuse/turnstile.ts';
 import { ApiError } from '../errors.ts';
+import { EmailAddressSchema } from '../privacy/email-address.ts';
 import { decodeUtf8, parseMultipart, parseUrlEncoded } from './body-decoding.ts';
 import {
   CommentBodySchema,
@@ -25,6 +27,7 @@ export const SUBMISSION_FIELDS = [
   'visibility',
   'returnTo',
   'idempotencyKey',
+  'email',
 ] as const;
 
 export type SubmissionField = (typeof SUBMISSION_FIELDS)[number];
@@ -41,6 +44,8 @@ export interface Submission {
   visibility: Visibility | null;
   returnTo: string | null;
   idempotencyKey: string | null;
+  /** The address for reply notifications; it is encrypted or dropped, never stored as text. */
+  email: string | null;
 }
 
 export interface ReadBody {
@@ -91,6 +96,7 @@ const SubmissionSchema = v.object({
       ),
     ),
   ),
+  email: v.optional(EmailAddressSchema),
 });
 
 function mediaType(c: Context): string {
@@ -253,6 +259,7 @@ export function validateSubmission(
       visibility: output.visibility ?? null,
       returnTo: output.returnTo ?? null,
       idempotencyKey: output.idempotencyKey ?? null,
+      email: output.email ?? null,
     },
   };
 }

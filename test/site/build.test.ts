@@ -278,6 +278,7 @@ describe('public site', () => {
       'returnTo',
       'author',
       'authorUrl',
+      'email',
       'text',
       'marginalia_leave_blank',
     ]);
