@@ -6,10 +6,13 @@
 //                           node_modules/.astro/)
 //   PUBLIC_API_URL          the comment API readers post to (default http://127.0.0.1:8787)
 //   PUBLIC_SITE_URL, INTERNAL_SITE_URL  the two sites' own origins (defaults :4321 and :4322)
+//   PUBLIC_TURNSTILE_SITEKEY  shows the Cloudflare Turnstile widget on comment forms (off unset)
 // Run astro with ASTRO_TELEMETRY_DISABLED=1; the package.json scripts do.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { defineConfig } from 'astro/config';
+import { writeFile } from 'node:fs/promises';
+import { pagesHeadersFile } from './site/lib/security-headers.ts';
 import { readSiteSettings } from './site/settings.ts';
 
 const settings = readSiteSettings(process.env, process.cwd());
@@ -36,6 +39,20 @@ const reviewPage = {
   },
 };
 
+/** Writes the security headers for the static host, with this build's API origin. */
+const headersFile = {
+  name: 'marginalia-headers-file',
+  hooks: {
+    'astro:build:done': async ({ dir }) => {
+      const text = pagesHeadersFile({
+        apiOrigin: new URL(settings.apiUrl).origin,
+        turnstile: settings.turnstileSiteKey !== null,
+      });
+      await writeFile(new URL('_headers', dir), text);
+    },
+  },
+};
+
 export default defineConfig({
   srcDir: './site',
   publicDir: './site/public',
@@ -45,7 +62,7 @@ export default defineConfig({
   site: settings.siteUrl,
   trailingSlash: 'ignore',
   devToolbar: { enabled: false },
-  integrations: [reviewPage],
+  integrations: [reviewPage, headersFile],
   vite: {
     define: { __MARGINALIA_SITE__: JSON.stringify(settings) },
     // Scripts and styles stay separate same-origin files, never inlined, so a strict

@@ -19,6 +19,8 @@ export interface SiteSettings {
   internalSiteUrl: string;
   /** This variant's own origin: publicSiteUrl or internalSiteUrl. */
   siteUrl: string;
+  /** Cloudflare Turnstile site key; the form shows the widget only when it is set. */
+  turnstileSiteKey: string | null;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -42,6 +44,18 @@ function readUrl(env: Environment, name: keyof typeof DEFAULTS): string {
     );
   }
   return value.replace(/\/+$/, '');
+}
+
+function readTurnstileSiteKey(env: Environment): string | null {
+  const value = env.PUBLIC_TURNSTILE_SITEKEY;
+  if (value === undefined || value === '') return null;
+  if (!/^[0-9A-Za-z_-]{1,100}$/.test(value)) {
+    throw new Error(
+      `PUBLIC_TURNSTILE_SITEKEY must be a Turnstile site key such as 0x4AAAAAAA…, got "${value}". ` +
+        'Copy it from the Turnstile widget settings, or unset it to build without the widget.',
+    );
+  }
+  return value;
 }
 
 /**
@@ -68,5 +82,6 @@ export function readSiteSettings(env: Environment, cwd: string): SiteSettings {
     publicSiteUrl,
     internalSiteUrl,
     siteUrl: variant === 'public' ? publicSiteUrl : internalSiteUrl,
+    turnstileSiteKey: readTurnstileSiteKey(env),
   };
 }

@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { securityHeaders } from '../../site/lib/security-headers.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -53,21 +54,7 @@ export async function resolveFile(root: string, urlPath: string): Promise<string
 }
 
 export function startStaticSiteServer(options: StaticSiteOptions): Promise<StaticSiteServer> {
-  const securityHeaders = {
-    'content-security-policy': [
-      "default-src 'self'",
-      "script-src 'self'",
-      "style-src 'self' 'unsafe-inline'",
-      "img-src 'self' data:",
-      `connect-src 'self' ${options.apiOrigin}`,
-      `form-action 'self' ${options.apiOrigin}`,
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-      "object-src 'none'",
-    ].join('; '),
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'strict-origin-when-cross-origin',
-  };
+  const headers = securityHeaders({ apiOrigin: options.apiOrigin, turnstile: false });
 
   const server: Server = createServer(async (request, response) => {
     const root = options.root();
@@ -86,14 +73,14 @@ export function startStaticSiteServer(options: StaticSiteOptions): Promise<Stati
     const target = file ?? (await resolveFile(root, '/404.html'));
     const status = file ? 200 : 404;
     if (!target) {
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders });
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...headers });
       response.end('Not found\n');
       return;
     }
     response.writeHead(status, {
       'content-type': CONTENT_TYPES[path.extname(target)] ?? 'application/octet-stream',
       'cache-control': 'no-cache',
-      ...securityHeaders,
+      ...headers,
     });
     if (request.method === 'HEAD') response.end();
     else createReadStream(target).pipe(response);
