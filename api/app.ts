@@ -22,7 +22,8 @@ const ERROR_PAGE_POLICY = readerPagePolicy(["'none'"]);
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   if (prefersHtml(c, 'application/json')) {
     c.header('content-security-policy', ERROR_PAGE_POLICY);
-    return c.html(messagePage('Request failed', error.message), error.status);
+    const page = messagePage('Request failed', error.message, { requestId: c.get('requestId') });
+    return c.html(page, error.status);
   }
   return c.json(errorBody(error, c.get('requestId')), error.status);
 }

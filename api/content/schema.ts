@@ -105,6 +105,9 @@ export const CommentSchema = v.object({
     wellFormed,
     v.transform(stripInvisible),
     v.transform(toOneLine),
+    // Removing an invisible character can leave a letter next to its combining mark (e, U+200B,
+    // U+0301), so the name is normalized again for the length limit and for storage.
+    v.transform((name) => name.normalize('NFC')),
     v.check(hasVisibleCharacter, 'must not be empty'),
     v.maxLength(LIMITS.author, `must be at most ${LIMITS.author} characters`),
   ),

@@ -233,7 +233,10 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       // The body was never read, so the text cannot be shown again. The browser's own page
       // before this one usually still contains it.
       const message = `${error.message} Go back in your browser to find your text in the form.`;
-      const page = messagePage('Your comment was not sent', message, { site: siteLink(variant) });
+      const page = messagePage('Your comment was not sent', message, {
+        site: siteLink(variant),
+        requestId: c.get('requestId'),
+      });
       return c.html(page, error.status);
     }
     const post = shownPost(read.values, variant);
@@ -248,6 +251,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       keepKey: error.code !== 'idempotency_key_reused',
       backUrl: backLinkUrl(read.values, variant),
       site: siteLink(variant),
+      requestId: c.get('requestId'),
     });
     return c.html(page, error.status);
   }

@@ -70,6 +70,17 @@ export interface FormPageOptions {
   keepKey: boolean;
   backUrl: string | null;
   site: SiteLink | null;
+  /** The id of the rejected request, shown so that a reader can quote it to staff. */
+  requestId?: string;
+}
+
+/** Renders the request id of a rejection, or nothing when there is none. */
+function requestIdLine(requestId: string | undefined): string {
+  if (requestId === undefined) return '';
+  return (
+    `<p class="meta">Request id: <code>${escapeHtml(requestId)}</code>. ` +
+    'Give it to staff if you ask them about this page.</p>'
+  );
 }
 
 /** Renders a link; both values are escaped. */
@@ -130,6 +141,7 @@ export function formPage(options: FormPageOptions): string {
     '<div class="problems" role="alert">',
     `<p>${escapeHtml(options.message)}</p>`,
     list.length === 0 ? '' : `<ul>\n${list.join('\n')}\n</ul>`,
+    requestIdLine(options.requestId),
     '</div>',
     `<form method="post" action="${escapeHtml(options.action)}">`,
     hidden('post', values.post),
@@ -293,6 +305,8 @@ export interface MessagePageOptions {
   /** Links that help the reader on, such as back to the post. */
   links?: { href: string; label: string }[];
   site?: SiteLink | null;
+  /** The id of the failed request, shown so that a reader can quote it to staff. */
+  requestId?: string;
 }
 
 /** Renders a plain page for a reader that states one problem and what to do about it. */
@@ -304,6 +318,11 @@ export function messagePage(
   const links = (options.links ?? [])
     .map(({ href, label }) => `<p>${link(href, label)}</p>`)
     .join('\n');
-  const body = `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>\n${links}`;
+  const body = joinLines([
+    `<h1>${escapeHtml(title)}</h1>`,
+    `<p>${escapeHtml(message)}</p>`,
+    requestIdLine(options.requestId),
+    links,
+  ]);
   return htmlPage(title, body, options.site ?? null);
 }

@@ -939,6 +939,14 @@ describe('many links', () => {
     ['a scheme inside a word', 'xhttps://a.example', 0],
     ['a www. address with a scheme', 'https://www.example.com', 1],
     ['uppercase schemes', 'HTTPS://A.EXAMPLE WWW.B.EXAMPLE', 2],
+    ['a protocol-relative link', '[a](//a.example/x)', 1],
+    ['a link with an escaped colon', '[a](http\\://a.example/x)', 1],
+    ['a link with an entity in its scheme', '[a](&#104;ttps://a.example/x)', 1],
+    ['a link with an entity for its colon', '[a](https&#58;//a.example/x)', 1],
+    ['a reference link', '[a][s]\n\n[s]: //a.example/x', 1],
+    ['a mail link', '<reader@a.example>', 1],
+    ['a footnote reference', 'Text[^1]\n\n[^1]: A note.', 0],
+    ['a link with no safe address', '[a](javascript:alert(1))', 0],
   ])('counts %s', (_name, text, count) => {
     expect(countLinks(text)).toBe(count);
   });
@@ -956,6 +964,12 @@ describe('many links', () => {
 
   it('labels a comment with six links for staff', async () => {
     const proposal = await proposalFor(sixLinks);
+    expect(proposal.labels).toContain(MANY_LINKS_LABEL);
+  });
+
+  it('labels six links written without a scheme', async () => {
+    const text = Array.from({ length: 6 }, (_, i) => `- [site](//site${i}.example/)`).join('\n');
+    const proposal = await proposalFor(text);
     expect(proposal.labels).toContain(MANY_LINKS_LABEL);
   });
 

@@ -297,6 +297,24 @@ describe('form error page', () => {
   });
 });
 
+describe('request id on failure pages', () => {
+  const form = { post: 'hello-world', author: 'Ada', text: 'Hello from a form' };
+  const rejections: Array<[name: string, status: number, send: () => Promise<Response>]> = [
+    ['an invalid field', 422, () => postForm(harness, { ...form, author: '' })],
+    ['an unknown post', 404, () => postForm(harness, { ...form, post: 'no-such-post' })],
+    ['a foreign origin', 403, () => postForm(harness, form, { origin: 'http://evil.example' })],
+    ['an oversized body', 413, () => postForm(harness, { ...form, text: 'x'.repeat(1_100_000) })],
+    ['an unknown path', 404, () => getPage('/api/no-such-route')],
+  ];
+
+  it.each(rejections)('shows the request id for %s', async (_name, status, send) => {
+    const response = await send();
+    expect(response.status).toBe(status);
+    const requestId = response.headers.get('x-request-id') ?? 'missing X-Request-Id header';
+    expect(visibleText(await response.text())).toContain(`Request id: ${requestId}`);
+  });
+});
+
 describe('reader page headers', () => {
   it.each([
     ['a status page', async () => getPage(`/api/comments/${(await send()).receipt}`)],

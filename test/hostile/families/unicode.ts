@@ -83,6 +83,20 @@ const ROWS: UnicodeRow[] = [
     expected: 'stored-inert',
     stored: { author: 'Ada Reader' },
   })),
+  ...(
+    [
+      ['zero-width-space', 'Zoe\u200b\u0308', 'Zo\u00eb'],
+      ['word-joiner', 'Ange\u2060\u0301le', 'Ang\u00e9le'],
+      ['soft-hyphen', 'A\u00ad\u030angstr\u00f6m', '\u00c5ngstr\u00f6m'],
+      ['left-to-right-mark', 'Jose\u200e\u0301', 'Jos\u00e9'],
+    ] as const
+  ).map(([name, value, author]): UnicodeRow => ({
+    name: `${name}-before-combining-mark-author`,
+    field: 'author',
+    value,
+    expected: 'stored-inert',
+    stored: { author },
+  })),
   {
     name: 'hebrew-text',
     field: 'text',
