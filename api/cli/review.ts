@@ -32,7 +32,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-/** The API of the running `npm start`, unless MARGINALIA_API_URL names another. */
+/** Returns the API of the running `npm start`, unless MARGINALIA_API_URL names another. */
 function apiUrl(): string {
   const fromEnv = process.env['MARGINALIA_API_URL'];
   if (fromEnv) return fromEnv.replace(/\/+$/, '');
@@ -76,7 +76,7 @@ async function call(method: string, route: string): Promise<unknown> {
   if (!response.ok) {
     const error = isRecord(body) && isRecord(body.error) ? body.error : {};
     const message = typeof error.message === 'string' ? error.message : '';
-    throw new Error(`${base} answered HTTP ${response.status}. ${message}`.trim());
+    throw new Error(`${base} returned HTTP ${response.status}. ${message}`.trim());
   }
   return body;
 }

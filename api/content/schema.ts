@@ -36,9 +36,9 @@ const wellFormed = v.check<string, string>(
 );
 
 /**
- * True when the text has a character that shows: not white space, not a control or format
- * character, not a combining mark on its own, not one of Unicode's default-ignorable characters
- * (zero-width, bidi controls, variation selectors, Hangul fillers, tags), and not the Braille blank.
+ * Returns true when the text has a character that shows. White space, control and format
+ * characters, combining marks on their own, Unicode's default-ignorable characters (zero-width,
+ * bidi controls, variation selectors, Hangul fillers, tags) and the Braille blank do not count.
  */
 export const hasVisibleCharacter = (value: string): boolean =>
   /[^\s\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Mn}\p{Me}\u2800]/u.test(value);
@@ -165,7 +165,7 @@ export function toFieldIssues(issues: readonly v.BaseIssue<unknown>[]): FieldIss
   }));
 }
 
-/** Where a comment's file lives, relative to the repository root. */
+/** Returns the path of a comment's file, relative to the repository root. */
 export function commentPath(postId: string, commentId: string): string {
   return `content/comments/${postId}/${commentId}.md`;
 }

@@ -1,4 +1,4 @@
-// The forge is the git host that holds the site's repository: GitHub in production, the local
+// The forge is the git host of the site's repository: GitHub in production, the local
 // forge on one machine. The API talks to it only through this interface.
 
 /** Everything needed to propose one comment as a pull request. */
