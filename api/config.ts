@@ -23,12 +23,16 @@ export const OPTIONAL_ENV = {
   turnstileSecret: 'MARGINALIA_TURNSTILE_SECRET',
   turnstileSiteverifyUrl: 'MARGINALIA_TURNSTILE_SITEVERIFY_URL',
   turnstileAction: 'MARGINALIA_TURNSTILE_ACTION',
+  maxDeliveryAttempts: 'MARGINALIA_MAX_DELIVERY_ATTEMPTS',
 } as const;
 
 /** The action name expected from the Turnstile widget when MARGINALIA_TURNSTILE_ACTION is unset. */
 export const DEFAULT_TURNSTILE_ACTION = 'comment';
 /** Largest value of a rate limit setting; 0 turns that limit off. */
 export const MAX_RATE_LIMIT = 1_000_000;
+
+/** Largest value of MARGINALIA_MAX_DELIVERY_ATTEMPTS. */
+export const MAX_DELIVERY_ATTEMPTS_LIMIT = 10_000;
 
 /** The shortest staff token or webhook secret accepted: 16 characters. */
 export const MIN_SECRET_LENGTH = 16;
@@ -64,6 +68,11 @@ export interface ApiConfig {
   emailKey?: Uint8Array<ArrayBuffer>;
   /** Days a stored address is kept, from MARGINALIA_EMAIL_RETENTION_DAYS; 90 when absent. */
   emailRetentionDays?: number;
+  /**
+   * Failed delivery attempts after which a comment becomes a dead letter, from
+   * MARGINALIA_MAX_DELIVERY_ATTEMPTS; the worker's default (12) when absent.
+   */
+  maxDeliveryAttempts?: number;
 }
 
 /** Raised when a setting is missing or invalid; `variable` names the environment variable. */
@@ -146,6 +155,19 @@ const EnvSchema = v.object({
       v.regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 letters, digits, underscores or hyphens'),
     ),
   ),
+  [OPTIONAL_ENV.maxDeliveryAttempts]: v.optional(
+    v.pipe(
+      v.string('must be text'),
+      v.trim(),
+      v.regex(/^\d{1,5}$/, `must be a whole number from 1 to ${MAX_DELIVERY_ATTEMPTS_LIMIT}`),
+      v.transform(Number),
+      v.minValue(1, `must be a whole number from 1 to ${MAX_DELIVERY_ATTEMPTS_LIMIT}`),
+      v.maxValue(
+        MAX_DELIVERY_ATTEMPTS_LIMIT,
+        `must be a whole number from 1 to ${MAX_DELIVERY_ATTEMPTS_LIMIT}`,
+      ),
+    ),
+  ),
 });
 
 type Env = v.InferOutput<typeof EnvSchema>;
@@ -226,5 +248,7 @@ export function parseConfig(env: Record<string, string | undefined>): ApiConfig 
   const { key, retentionDays } = emailResult.settings;
   if (key !== undefined) config.emailKey = key;
   if (retentionDays !== undefined) config.emailRetentionDays = retentionDays;
+  const maxDeliveryAttempts = values[OPTIONAL_ENV.maxDeliveryAttempts];
+  if (maxDeliveryAttempts !== undefined) config.maxDeliveryAttempts = maxDeliveryAttempts;
   return config;
 }

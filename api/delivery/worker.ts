@@ -1,7 +1,9 @@
 // The delivery worker moves comments from the outbox to the forge, one at a time. It is the only
 // writer to the forge in a process. A comment stays "received" until the forge has returned its
 // pull request, and the forge client is idempotent by comment id, so a crash at any point leads
-// to a retry that finds the earlier work rather than repeating it.
+// to a retry that finds the earlier work rather than repeating it. A comment that fails
+// maxAttempts times, or fails with a permanent forge error, becomes a dead letter: it stays in the
+// outbox, counted by health, and the worker skips it until `npm run replay` requeues it.
 import type { ForgeClient, PullRequestRef } from '../forge/types.ts';
 import type { CommentStore, StoredComment } from '../outbox/types.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -9,7 +11,9 @@ import type { PostLookup } from '../platform/content-index.ts';
 import { errorMessage, type Logger } from '../platform/logger.ts';
 import {
   DEFAULT_BACKOFF,
+  DEFAULT_MAX_DELIVERY_ATTEMPTS,
   isRetryable,
+  permanentFailure,
   retryAfterFrom,
   retryDelayMs,
   type BackoffOptions,
@@ -26,6 +30,8 @@ export interface DeliveryWorkerOptions {
   clock: Clock;
   logger: Logger;
   backoff?: BackoffOptions;
+  /** Failed attempts after which a comment becomes a dead letter; DEFAULT_MAX_DELIVERY_ATTEMPTS. */
+  maxAttempts?: number;
   /** Returns a number in [0, 1) for retry jitter; Math.random unless a test passes its own. */
   random?: () => number;
   /** Maximum wait between checks of the outbox while idle, in milliseconds. */
@@ -34,7 +40,8 @@ export interface DeliveryWorkerOptions {
 
 export type DeliveryOutcome =
   | { commentId: string; outcome: 'proposed'; pullRequest: PullRequestRef }
-  | { commentId: string; outcome: 'failed'; error: string; nextAttemptAt: Date };
+  | { commentId: string; outcome: 'failed'; error: string; nextAttemptAt: Date }
+  | { commentId: string; outcome: 'dead'; error: string; reason: string };
 
 export interface DeliveryWorker {
   /** Starts the loop in the background; calling it again while running does nothing. */
@@ -59,6 +66,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const random = options.random ?? Math.random;
   const idleMs = options.idleMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_DELIVERY_ATTEMPTS;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new RangeError(`maxAttempts is ${maxAttempts}; set it to a whole number of 1 or more.`);
+  }
 
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
@@ -90,8 +101,22 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     } catch (error) {
       const message = errorMessage(error).slice(0, ERROR_LIMIT);
       const now = clock.now();
-      // A failure the forge calls permanent (a revoked token, a missing repository) is still
-      // retried, at the longest interval, so the comment goes through once a person fixes it.
+      const permanent = permanentFailure(error);
+      if (permanent !== null || attempt >= maxAttempts) {
+        const reason = permanent ?? `${attempt} failed attempts`;
+        await store.markDead(comment.id, message, now);
+        logger.error('comment moved to dead letters; run npm run replay once the cause is fixed', {
+          commentId: comment.id,
+          attempts: attempt,
+          reason,
+          ms: now.getTime() - started,
+          forgeRequestId: forgeRequestId(error),
+          error: message,
+        });
+        return { commentId: comment.id, outcome: 'dead', error: message, reason };
+      }
+      // Any other failure the forge calls permanent (such as an ambiguous 422) is retried at the
+      // longest interval, until the attempt limit makes it a dead letter.
       const retryable = isRetryable(error);
       const delay = retryable
         ? retryDelayMs(attempt, backoff, random, retryAfterFrom(error))

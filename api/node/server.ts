@@ -37,6 +37,11 @@ export interface ApiServerOptions {
   /** Whether to start the delivery worker; tests that drive it by hand pass false. */
   startWorker?: boolean;
   backoff?: BackoffOptions;
+  /**
+   * Failed delivery attempts after which a comment becomes a dead letter. It overrides
+   * config.maxDeliveryAttempts, and the worker's default (12) applies when both are absent.
+   */
+  maxDeliveryAttempts?: number;
   synchronous?: 'FULL' | 'NORMAL';
   /** Keeps submission counts for the rate limits (config.rateLimits); in memory when absent. */
   rateLimiter?: RateLimiter;
@@ -96,6 +101,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       ? {}
       : { retentionDays: options.config.emailRetentionDays }),
   });
+  const maxAttempts = options.maxDeliveryAttempts ?? options.config.maxDeliveryAttempts;
   const worker = createDeliveryWorker({
     store,
     forge: options.forge,
@@ -103,6 +109,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     clock,
     logger,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
   });
   const onMerged = options.onMerged ?? (() => undefined);
   const app = createApp({

@@ -14,6 +14,7 @@ import {
   type AcceptOptions,
   type AcceptResult,
   type CommentStore,
+  type DeadLetter,
   type DeliveryRecord,
   type NewComment,
   type OutboxStats,
@@ -33,10 +34,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-// Version 1: comments, webhook_deliveries, merges. Version 2 adds comment_addresses. Every
-// statement is idempotent (IF NOT EXISTS), so the same script creates a new file and upgrades a
-// file of any earlier version.
-const SCHEMA_VERSION = 2;
+// Version 1: comments, webhook_deliveries, merges. Version 2 adds comment_addresses. Version 3
+// adds comments.dead_at, the time a comment became a dead letter. Every statement is idempotent
+// (IF NOT EXISTS), so the same script creates a new file and upgrades a file of any earlier
+// version. ALTER TABLE has no IF NOT EXISTS, so ADDED_COLUMNS are added where table_info lacks them.
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS comments (
@@ -59,7 +61,8 @@ CREATE TABLE IF NOT EXISTS comments (
   fingerprint TEXT NOT NULL,
   idempotency_key TEXT UNIQUE,
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  dead_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS comments_due ON comments (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS comments_fingerprint ON comments (fingerprint, created_at);
@@ -82,6 +85,9 @@ CREATE TABLE IF NOT EXISTS comment_addresses (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS comment_addresses_created ON comment_addresses (created_at);
 `;
+
+/** Columns added to existing tables after version 1, with their definitions. */
+const ADDED_COLUMNS = [{ table: 'comments', column: 'dead_at', definition: 'INTEGER' }] as const;
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -157,6 +163,25 @@ function toComment(row: Row): StoredComment {
   };
 }
 
+/** Adds each of ADDED_COLUMNS that a file made by an earlier version lacks. */
+function addMissingColumns(db: DatabaseSync): void {
+  for (const { table, column, definition } of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all();
+    if (columns.some((row) => row['name'] === column)) continue;
+    db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
+
+function toDeadLetter(row: Row): DeadLetter {
+  return {
+    id: textColumn(row, 'id'),
+    post: textColumn(row, 'post'),
+    attempts: intColumn(row, 'attempts'),
+    lastError: optionalText(row, 'last_error'),
+    deadSince: new Date(intColumn(row, 'dead_since')),
+  };
+}
+
 /** Opens (creating when needed) the SQLite outbox at `options.path`. */
 export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
   const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
@@ -177,6 +202,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec(SCHEMA);
+    addMissingColumns(db);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec('COMMIT');
   } catch (error) {
@@ -203,19 +229,35 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     ),
     markProposed: db.prepare(`
       UPDATE comments SET pr_number = ?, pr_url = ?, last_error = NULL, next_attempt_at = NULL,
-        status = CASE WHEN status = 'received' THEN 'proposed' ELSE status END,
-        last_attempt_at = ?, updated_at = ?
+        status = CASE WHEN status IN ('received', 'dead') THEN 'proposed' ELSE status END,
+        dead_at = NULL, last_attempt_at = ?, updated_at = ?
       WHERE id = ?`),
     recordFailure: db.prepare(`
       UPDATE comments SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
         last_attempt_at = ?, updated_at = ?
       WHERE id = ? AND status = 'received'`),
+    markDead: db.prepare(`
+      UPDATE comments SET status = 'dead', attempts = attempts + 1, last_error = ?,
+        next_attempt_at = NULL, last_attempt_at = ?, dead_at = ?, updated_at = ?
+      WHERE id = ? AND status = 'received'`),
+    deadLetters: db.prepare(`
+      SELECT id, post, attempts, last_error, COALESCE(dead_at, updated_at) AS dead_since
+      FROM comments WHERE status = 'dead' ORDER BY dead_since, id`),
+    countDead: db.prepare("SELECT COUNT(*) AS count FROM comments WHERE status = 'dead'"),
+    requeueOne: db.prepare(`
+      UPDATE comments SET status = 'received', attempts = 0, next_attempt_at = ?, dead_at = NULL,
+        updated_at = ?
+      WHERE id = ? AND status = 'dead' RETURNING id`),
+    requeueAll: db.prepare(`
+      UPDATE comments SET status = 'received', attempts = 0, next_attempt_at = ?, dead_at = NULL,
+        updated_at = ?
+      WHERE status = 'dead' RETURNING id`),
     markPublished: db.prepare(`
       UPDATE comments SET status = 'published', next_attempt_at = NULL, updated_at = ?
       WHERE id = ? AND status <> 'published'`),
     markDeclined: db.prepare(`
       UPDATE comments SET status = 'declined', next_attempt_at = NULL, updated_at = ?
-      WHERE id = ? AND status IN ('received', 'proposed')`),
+      WHERE id = ? AND status IN ('received', 'proposed', 'dead')`),
     insertMerge: db.prepare(
       'INSERT INTO merges (sha, comment_id, merged_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
@@ -379,6 +421,17 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     });
   }
 
+  function requeueDeadLetters(ids: readonly string[] | 'all', now: Date): string[] {
+    const at = now.getTime();
+    return transaction(() => {
+      const rows =
+        ids === 'all'
+          ? statements.requeueAll.all(at, at)
+          : ids.flatMap((id) => statements.requeueOne.all(at, at, id));
+      return rows.map((row) => textColumn(row, 'id'));
+    });
+  }
+
   function outboxStats(now: Date): OutboxStats {
     const row = statements.stats.get();
     const depth = row === undefined ? 0 : intColumn(row, 'depth');
@@ -422,6 +475,16 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
       const at = now.getTime();
       statements.recordFailure.run(error, nextAttemptAt.getTime(), at, at, id);
     },
+    markDead: async (id, error, now) => {
+      const at = now.getTime();
+      return Number(statements.markDead.run(error, at, at, at, id).changes) > 0;
+    },
+    listDeadLetters: async () => statements.deadLetters.all().map(toDeadLetter),
+    countDeadLetters: async () => {
+      const row = statements.countDead.get();
+      return row === undefined ? 0 : intColumn(row, 'count');
+    },
+    requeueDeadLetters: async (ids, now) => requeueDeadLetters(ids, now),
     markPublished: async (id, now) => markPublished(id, now),
     markDeclined: async (id, now) => markDeclined(id, now),
     recordMerge: async (sha, commentId, now) => recordMerge(sha, commentId, now),

@@ -5,11 +5,13 @@ import type { CommentSource, Visibility } from '../content/schema.ts';
 
 /**
  * Stage of a comment: stored and waiting for delivery (received), open as a pull
- * request (proposed), merged (published), or closed without merging (declined).
+ * request (proposed), merged (published), or closed without merging (declined). A dead letter
+ * (dead) is a received comment the worker stopped retrying, after too many failed attempts or a
+ * permanent forge error. It stays stored until a replay puts it back to received.
  */
-export type CommentStatus = 'received' | 'proposed' | 'published' | 'declined';
+export type CommentStatus = 'received' | 'proposed' | 'published' | 'declined' | 'dead';
 
-export const COMMENT_STATUSES = ['received', 'proposed', 'published', 'declined'] as const;
+export const COMMENT_STATUSES = ['received', 'proposed', 'published', 'declined', 'dead'] as const;
 
 export interface NewComment {
   id: string;
@@ -110,6 +112,17 @@ export interface OutboxStats {
   oldestAgeSeconds: number;
 }
 
+/** A comment the worker no longer retries, as `npm run replay` lists it. */
+export interface DeadLetter {
+  id: string;
+  post: string;
+  /** Failed delivery attempts, the last one included. */
+  attempts: number;
+  lastError: string | null;
+  /** When the comment became a dead letter. */
+  deadSince: Date;
+}
+
 export interface DeliveryRecord {
   commentId: string;
   at: Date;
@@ -129,6 +142,19 @@ export interface CommentStore {
   markProposed(id: string, pullRequest: PullRequestInfo, now: Date): Promise<StoredComment | null>;
   /** Records a failed delivery attempt and when to try again. */
   recordFailure(id: string, error: string, nextAttemptAt: Date, now: Date): Promise<void>;
+  /**
+   * Records a failed attempt and moves a received comment to the dead letters, where the worker
+   * no longer picks it. Returns false when the comment was not received.
+   */
+  markDead(id: string, error: string, now: Date): Promise<boolean>;
+  /** Lists the dead letters, oldest first. */
+  listDeadLetters(): Promise<DeadLetter[]>;
+  countDeadLetters(): Promise<number>;
+  /**
+   * Puts dead letters back to received with no attempts, due at `now`; `ids` selects them, or
+   * 'all'. Returns the ids requeued; ids of comments that are not dead letters are skipped.
+   */
+  requeueDeadLetters(ids: readonly string[] | 'all', now: Date): Promise<string[]>;
   /** Marks a comment published; returns false when it is unknown. */
   markPublished(id: string, now: Date): Promise<boolean>;
   /** Marks a comment declined unless it was published; returns false when nothing changed. */

@@ -16,6 +16,7 @@ import { readerPagePolicy, type SiteLink } from './html.ts';
 import {
   formPage,
   messagePage,
+  readerStatus,
   receiptsPage,
   statusPage,
   statusSentence,
@@ -423,7 +424,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       return c.json(
         {
           receipt: stored.id,
-          status: stored.status,
+          status: readerStatus(stored.status),
           statusUrl: sites.statusUrl(stored.id),
           ...(email === null ? {} : { emailKept }),
         },
@@ -499,10 +500,15 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   return app;
 }
 
+/**
+ * Describes a comment for its reader. A dead letter reads as `status: 'received'` with
+ * `delayed: true`, so that clients written for the four reader statuses keep working.
+ */
 export function receiptJson(comment: StoredComment) {
   return {
     receipt: comment.id,
-    status: comment.status,
+    status: readerStatus(comment.status),
+    delayed: comment.status === 'dead',
     message: statusSentence(comment),
     post: comment.post,
     createdAt: comment.createdAt.toISOString(),

@@ -175,12 +175,17 @@ export function formPage(options: FormPageOptions): string {
   return htmlPage(options.title, body, options.site);
 }
 
-/** The status of a comment in a few words, as the reader pages and the JSON receipt show it. */
+/**
+ * The status of a comment in a few words, as the reader pages and the JSON receipt show it. A dead
+ * letter is shown to readers as received and delayed: it is stored and will be sent on once staff
+ * replay it, so no reader page calls it failed.
+ */
 export const STATUS_HEADLINES: Record<CommentStatus, string> = {
   received: 'Received, waiting for review',
   proposed: 'Waiting for review by staff',
   published: 'Published',
   declined: 'Declined',
+  dead: 'Received, delivery delayed',
 };
 
 const STATUS_DETAILS: Record<CommentStatus, string> = {
@@ -190,7 +195,16 @@ const STATUS_DETAILS: Record<CommentStatus, string> = {
     'The comment is on the post. A new comment can take a minute to appear ' +
     'while the site is rebuilt.',
   declined: 'Staff reviewed the comment and did not publish it.',
+  dead:
+    'The comment is stored safely. Passing it on to staff for review is delayed by a problem ' +
+    'on the server, and it will be passed on once that is fixed. There is no need to send it ' +
+    'again.',
 };
+
+/** Maps a status to the one readers see, where a dead letter is a received comment, delayed. */
+export function readerStatus(status: CommentStatus): Exclude<CommentStatus, 'dead'> {
+  return status === 'dead' ? 'received' : status;
+}
 
 /** Describes a comment's status in full sentences, for the JSON receipt. */
 export function statusSentence(comment: StoredComment): string {
@@ -214,12 +228,17 @@ function postTitle(view: ReceiptView): string {
   return link(view.post.url, view.post.title);
 }
 
+function statusClass(status: CommentStatus): string {
+  const shown = `status status-${readerStatus(status)}`;
+  return status === 'dead' ? `${shown} status-delayed` : shown;
+}
+
 /** Renders the status badge, the explanation, and for a declined comment the reader's own text. */
 function statusDetails(view: ReceiptView): string {
   const { comment } = view;
   const status = comment.status;
   const parts = [
-    `<p class="status status-${status}">${escapeHtml(STATUS_HEADLINES[status])}</p>`,
+    `<p class="${statusClass(status)}">${escapeHtml(STATUS_HEADLINES[status])}</p>`,
     `<p>${escapeHtml(STATUS_DETAILS[status])}</p>`,
   ];
   if (status === 'published' && view.post !== null) {

@@ -75,6 +75,11 @@ describe('health', () => {
     expect(await readJson(response)).toEqual({
       status: 'ok',
       outbox: { depth: 0, oldestAgeSeconds: 0 },
+      deadLetters: 0,
+      checks: {
+        outboxAge: { status: 'ok', value: 0, threshold: 300 },
+        deadLetters: { status: 'ok', value: 0, threshold: 0 },
+      },
       lastDelivery: null,
     });
   });

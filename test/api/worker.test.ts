@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCommentFile } from '../../api/content/front-matter.ts';
-import { retryDelayMs } from '../../api/delivery/backoff.ts';
+import { DEFAULT_MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../api/delivery/backoff.ts';
 import { PREVIEW_LIMIT, buildProposal, proposalTitle } from '../../api/delivery/proposal.ts';
 import { ForgeError } from '../../api/forge/types.ts';
 import {
@@ -115,15 +115,17 @@ describe('delivery worker', () => {
   });
 
   it('never drops a repeatedly failing comment', async () => {
-    const errors = Array.from({ length: 12 }, () => forgeError(true));
+    // One failure fewer than the limit, past which the comment would become a dead letter.
+    const failures = DEFAULT_MAX_DELIVERY_ATTEMPTS - 1;
+    const errors = Array.from({ length: failures }, () => forgeError(true));
     harness.forge.failNext('proposeComment', ...errors);
     const receipt = await submitComment(harness);
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < failures; i++) {
       expect((await harness.worker.runOnce())?.outcome).toBe('failed');
       harness.clock.advance(5 * 60_000);
     }
     expect((await harness.worker.runOnce())?.outcome).toBe('proposed');
-    expect((await harness.store.get(receipt))?.attempts).toBe(12);
+    expect((await harness.store.get(receipt))?.attempts).toBe(failures);
   });
 
   it('delivers comments oldest first', async () => {
