@@ -7,6 +7,7 @@ import {
   MANY_LINKS_THRESHOLD,
 } from '../abuse/links.ts';
 import { formatCommentFile } from '../content/front-matter.ts';
+import { renderCommentMarkdown } from '../content/render.ts';
 import { commentPath } from '../content/schema.ts';
 import type { CommentProposal } from '../forge/types.ts';
 import type { StoredComment } from '../outbox/types.ts';
@@ -81,6 +82,10 @@ export function proposalBody(comment: StoredComment, postTitle: string, path: st
         ]
       : []),
     '',
+    '### As it will appear',
+    '',
+    renderedPreview(comment.id, preview.text),
+    '',
     '### Text',
     '',
     codeBlock(preview.text),
@@ -93,6 +98,16 @@ export function proposalBody(comment: StoredComment, postTitle: string, path: st
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * Renders the preview with the sites' own renderer, on one line: GitHub's markdown ends an HTML
+ * block at a blank line, and a blank line inside a code block would end it early. A numeric
+ * character reference keeps each line break where HTML reads it as one.
+ */
+function renderedPreview(commentId: string, text: string): string {
+  const html = renderCommentMarkdown(text, { idPrefix: commentId }).replaceAll('\n', '&#10;');
+  return `<div>${html}</div>`;
 }
 
 /** Builds the forge proposal for a stored comment; `postTitle` names the post for staff. */

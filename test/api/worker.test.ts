@@ -205,7 +205,31 @@ describe('proposal', () => {
     expect(proposal.body).toContain('😀'.repeat(PREVIEW_LIMIT) + '\n```');
     expect(proposal.body).not.toContain('😀'.repeat(PREVIEW_LIMIT + 1));
     expect(proposal.body).toContain('first 4,000 of 10,000 characters');
-    expect(proposal.body.length).toBeLessThan(65_536 / 4);
+    expect(proposal.body.length).toBeLessThan(65_536);
+  });
+
+  it.each([
+    ['links', '[a](https://example.org/) '],
+    ['angle brackets', '<'],
+    ['emphasis', '*a* '],
+    ['list items', '- a\n'],
+    ['ampersands', '&'],
+    ['footnotes', '[^a]\n\n[^a]: b\n'],
+  ])("keeps a body of %s under GitHub's limit", (_name, unit) => {
+    const body = unit.repeat(Math.ceil(20_000 / unit.length)).slice(0, 20_000);
+    expect(buildProposal({ ...stored, body }, 'Post').body.length).toBeLessThan(65_536);
+  });
+
+  it('shows the comment as the sites render it', () => {
+    const proposal = buildProposal(
+      { ...stored, body: '**bold**\n\n```\none\n\n# two\n```\n<script>x</script>' },
+      'Post',
+    );
+    const rendered = proposal.body.split('\n').find((line) => line.startsWith('<div>')) ?? '';
+    expect(rendered).toContain('<strong>bold</strong>');
+    expect(rendered).toContain('one&#10;&#10;# two');
+    expect(rendered).toContain('&#x3C;script>x&#x3C;/script>');
+    expect(rendered).not.toContain('<script>');
   });
 
   it('fences a text that contains backticks', () => {
