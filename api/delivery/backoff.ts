@@ -44,7 +44,8 @@ export const DEFAULT_MAX_DELIVERY_ATTEMPTS = 12;
 
 /**
  * Returns why a forge failure cannot succeed on a retry, or null when a retry may help. Permanent
- * are 401 (invalid or expired token), 404 and a 403 without rate-limit signs. GitHub returns 404
+ * are 401 (invalid or expired token), a 404 the client did not mark retryable, and a 403 without
+ * rate-limit signs. GitHub returns 404
  * for a missing repository or base branch and for a repository the token cannot see, while the
  * client reads a missing file as absent, so no 404 of a comment file reaches here. The GitHub
  * client (github.ts) marks a rate-limited 403 retryable. Rate limits (403, 429), 5xx, 409, 422 and failures with no
@@ -53,7 +54,7 @@ export const DEFAULT_MAX_DELIVERY_ATTEMPTS = 12;
 export function permanentFailure(error: unknown): string | null {
   if (!(error instanceof ForgeError)) return null;
   if (error.status === 401) return 'forge credentials rejected (HTTP 401)';
-  if (error.status === 404) return 'repository not found (HTTP 404)';
+  if (error.status === 404 && !error.retryable) return 'repository not found (HTTP 404)';
   if (error.status === 403 && !error.retryable && error.retryAfterMs === null) {
     return 'forge access forbidden (HTTP 403)';
   }

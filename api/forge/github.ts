@@ -351,11 +351,24 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
     if (created.status !== 422 || !hasMessage(created, 'Reference already exists'))
       throw created.error;
 
-    const existing = unwrap(
-      await send('read comment branch', () =>
-        octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}`, ...requestOptions() }),
-      ),
+    const read = await send('read comment branch', () =>
+      octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}`, ...requestOptions() }),
     );
+    if (!read.ok && read.status === 404) {
+      // The create call just reported the branch as existing, so the repository is there. This 404
+      // is a read that lags the write, or the 422 was wrong, and a later attempt can succeed.
+      throw new ForgeError(
+        `GitHub read comment branch: ${branch} was reported as existing but was not found; retry later.`,
+        {
+          operation: 'read comment branch',
+          status: 404,
+          requestId: read.error.requestId,
+          retryable: true,
+          retryAfterMs: null,
+        },
+      );
+    }
+    const existing = unwrap(read);
     if (existing.object.sha === baseSha) return true;
     const current = await readFileOutcome(proposal.path, branch);
     if (current === null) return true;

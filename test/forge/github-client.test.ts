@@ -3,6 +3,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { permanentFailure } from '../../api/delivery/backoff.ts';
 import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
 import { startLocalForge, type FaultDecision } from '../../api/forge/local/index.ts';
 import { ForgeError, type CommentProposal } from '../../api/forge/types.ts';
@@ -209,6 +210,24 @@ describe('proposeComment', () => {
       expect(await fixture.git('for-each-ref', 'refs/heads/comments/')).toBe('');
     },
   );
+
+  test('retries a branch reported as existing but not found', async () => {
+    const client = fixture.client();
+    fixture.setFaults((request) =>
+      request.operation === 'git/create-ref'
+        ? { kind: 'fail', status: 422, message: 'Reference already exists' }
+        : undefined,
+    );
+
+    const forgeError = asForgeError(await rejection(client.proposeComment(proposal('c14'))));
+    fixture.setFaults(undefined);
+
+    expect(forgeError.operation).toBe('read comment branch');
+    expect(forgeError.status).toBe(404);
+    expect(forgeError.retryable).toBe(true);
+    expect(permanentFailure(forgeError)).toBeNull();
+    expect((await client.proposeComment(proposal('c14'))).branch).toBe('comments/c14');
+  });
 
   test.each([{ client: 'same' }, { client: 'new' }])(
     'returns the merged pull request on a late retry ($client client)',
