@@ -6,7 +6,7 @@
 //   node test/bench/accept-load.ts --url API_URL [--clients 50] [--warmup-s 2] [--duration-s 10]
 //     [--max-requests 200000]
 import { Agent, request } from 'node:http';
-import { numberOption, optionValue } from './common.ts';
+import { BENCH_PUBLIC_ORIGIN, numberOption, optionValue } from './common.ts';
 
 /** Public posts of the sample blog that take comments. */
 const POSTS = [
@@ -49,8 +49,8 @@ function post(agent: Agent, url: URL, body: string): Promise<Answer> {
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
-          // The API accepts comments only from its sites' origins; accept-server.ts sets this one.
-          origin: 'http://127.0.0.1:9',
+          // The API accepts comments only from its sites' origins.
+          origin: BENCH_PUBLIC_ORIGIN,
           'content-length': Buffer.byteLength(body),
         },
       },

@@ -10,7 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
 import { startApiServer } from '../../api/node/server.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
-import { numberOption, optionValue, sampleContentDir, sleep } from './common.ts';
+import { BENCH_API_CONFIG, numberOption, optionValue, sampleContentDir, sleep } from './common.ts';
 
 function requiredOption(name: string): string {
   const value = optionValue(process.argv, name);
@@ -42,15 +42,7 @@ async function main(): Promise<void> {
     logger,
   });
   const api = await startApiServer({
-    config: {
-      publicSiteUrl: 'http://127.0.0.1:9',
-      internalSiteUrl: 'http://127.0.0.1:10',
-      apiPublicUrl: 'http://127.0.0.1:11',
-      staffToken: 'bench-staff-token-0123456789abcdef',
-      webhookSecret: 'bench-webhook-secret-0123456789abcdef',
-      // The benchmark measures the pipeline, not the per-address limits, so they are off.
-      rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
-    },
+    config: BENCH_API_CONFIG,
     forge,
     dataDir: path.join(dataDir, 'api'),
     contentDir: sampleContentDir,

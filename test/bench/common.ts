@@ -4,9 +4,24 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ApiConfig } from '../../api/config.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const sampleContentDir = path.join(repoRoot, 'content');
+
+/** The public site's origin in BENCH_API_CONFIG, which submissions send as their Origin. */
+export const BENCH_PUBLIC_ORIGIN = 'http://127.0.0.1:9';
+
+/** API settings for the benchmarks that start the API themselves. */
+export const BENCH_API_CONFIG: ApiConfig = {
+  publicSiteUrl: BENCH_PUBLIC_ORIGIN,
+  internalSiteUrl: 'http://127.0.0.1:10',
+  apiPublicUrl: 'http://127.0.0.1:11',
+  staffToken: 'bench-staff-token-0123456789abcdef',
+  webhookSecret: 'bench-webhook-secret-0123456789abcdef',
+  // The benchmarks measure the pipeline, not the per-address limits, so those are off.
+  rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
+};
 
 /** One measured figure, compared with its target. */
 export interface Figure {

@@ -11,6 +11,8 @@ import { startLocalForge } from '../../api/forge/local/index.ts';
 import { startApiServer } from '../../api/node/server.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import {
+  BENCH_API_CONFIG,
+  BENCH_PUBLIC_ORIGIN,
   figure,
   numberOption,
   postJson,
@@ -72,15 +74,7 @@ async function main(): Promise<void> {
     logger,
   });
   const api = await startApiServer({
-    config: {
-      publicSiteUrl: 'http://127.0.0.1:9',
-      internalSiteUrl: 'http://127.0.0.1:10',
-      apiPublicUrl: 'http://127.0.0.1:11',
-      staffToken: 'bench-staff-token-0123456789abcdef',
-      webhookSecret: 'bench-webhook-secret-0123456789abcdef',
-      // The benchmark measures the pipeline, not the per-address limits, so they are off.
-      rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
-    },
+    config: BENCH_API_CONFIG,
     forge: client,
     dataDir: path.join(dataDir, 'api'),
     contentDir: sampleContentDir,
@@ -98,7 +92,7 @@ async function main(): Promise<void> {
           author: `Bench reader ${index}`,
           text: `Quiet-load comment number ${index}, sent at ${new Date().toISOString()}.`,
         },
-        { origin: 'http://127.0.0.1:9' },
+        { origin: BENCH_PUBLIC_ORIGIN },
       );
       const receipt = stringField(response.body, 'receipt');
       if (response.status !== 202 || receipt === null) {
