@@ -1,5 +1,5 @@
-// The API's settings, read from an environment object (process.env on Node, the bindings on
-// Workers) by whoever starts the API. Any missing or invalid variable stops startup with its name.
+// The API's settings, read from an environment object: process.env on Node, the bindings on
+// Workers. Any missing or invalid variable stops startup with its name.
 import * as v from 'valibot';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './abuse/rate-limit.ts';
 import { CLOUDFLARE_SITEVERIFY_URL, type TurnstileConfig } from './abuse/turnstile.ts';

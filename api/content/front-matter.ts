@@ -59,8 +59,8 @@ export function parseFrontMatter(text: string): { data: Record<string, unknown>;
   if (!/^---\r?\n/.test(text)) {
     throw new ContentFileError('file must start with a `---` line that opens the front matter');
   }
-  // gray-matter caches results by input string, and returns the cached object when the same
-  // text comes again; a copy per call keeps one caller's edits away from the next.
+  // gray-matter caches results by input string and returns the cached object for the same text
+  // again, so each call gets a copy and one caller's edits never reach the next.
   const file = matter(text, SAFE_MATTER_OPTIONS);
   return { data: { ...(file.data as Record<string, unknown>) }, body: file.content };
 }

@@ -13,14 +13,14 @@ export const DEFAULT_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Starts a repeating timer and returns the function that stops it. */
 export type IntervalTimer = (run: () => void, intervalMs: number) => () => void;
 
-/** A Node interval that does not keep the process alive on its own. */
+/** Runs a Node interval that does not keep the process alive on its own. */
 export const nodeIntervalTimer: IntervalTimer = (run, intervalMs) => {
   const handle = setInterval(run, intervalMs);
   handle.unref();
   return () => clearInterval(handle);
 };
 
-/** The instant before which a stored address has expired. */
+/** Returns the instant before which a stored address has expired. */
 export function retentionCutoff(now: Date, retentionDays: number): Date {
   return new Date(now.getTime() - retentionDays * DAY_MS);
 }

@@ -1,7 +1,7 @@
 // The security headers of both sites, in one place: the local static server sends them, and every
 // build writes them to `_headers`, which Cloudflare Pages reads from the output folder.
 
-/** Where Cloudflare serves the Turnstile script and its challenge frame. */
+/** Origin of the Turnstile script and its challenge frame. */
 export const TURNSTILE_ORIGIN = 'https://challenges.cloudflare.com';
 
 export interface SecurityHeaderOptions {

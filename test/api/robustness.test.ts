@@ -421,7 +421,8 @@ describe('review command usage', () => {
     const failure = await run(process.execPath, [script, 'frobnicate'], {
       env: { ...process.env, MARGINALIA_STAFF_TOKEN: 'unused-token-1234' },
     }).catch((error: { code: number; stderr: string }) => error);
-    expect('code' in failure && failure.code).toBe(1);
+    expect('code' in failure).toBe(true);
+    expect('code' in failure ? failure.code : null).toBe(1);
     expect(String(failure.stderr)).toContain('unknown command "frobnicate"');
   });
 

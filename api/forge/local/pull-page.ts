@@ -17,7 +17,7 @@ function escapeHtml(text: string): string {
 }
 
 /**
- * Returns which page `pathname` asks for: a pull request number for `/<owner>/<repo>/pull/<n>`,
+ * Returns the page `pathname` requests: a pull request number for `/<owner>/<repo>/pull/<n>`,
  * 'list' for `/<owner>/<repo>/pulls`, or null for anything else.
  */
 export function pullPageNumber(
