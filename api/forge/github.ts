@@ -12,6 +12,7 @@ import {
   commentBranch,
   commentIdFromBranch,
   type CommentProposal,
+  type ForgeAccessCheck,
   type ForgeClient,
   type ForgeLogger,
   type MergeResult,
@@ -480,7 +481,54 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
     if (!deleted.ok && deleted.status !== 422 && deleted.status !== 404) throw deleted.error;
   }
 
+  async function checkAccess(): Promise<{ ok: boolean; checks: ForgeAccessCheck[] }> {
+    const checks: ForgeAccessCheck[] = [];
+    const finish = () => ({ ok: checks.every((item) => item.ok), checks });
+    const repository = await send('read repository', () =>
+      octokit.rest.repos.get({ owner, repo, ...requestOptions() }),
+    );
+    if (!repository.ok && repository.status === null) throw repository.error;
+    if (!repository.ok && repository.status === 401) {
+      checks.push({ name: 'credentials', ok: false, detail: repository.error.message });
+      return finish();
+    }
+    checks.push({ name: 'credentials', ok: true, detail: 'the forge accepted the credentials' });
+    if (!repository.ok) {
+      checks.push({
+        name: 'repository',
+        ok: false,
+        detail: `${owner}/${repo} cannot be read (HTTP ${repository.status}); check the owner and name, and that the credentials may see it.`,
+      });
+      return finish();
+    }
+    checks.push({ name: 'repository', ok: true, detail: repository.data.full_name });
+    const branch = await send('read base branch', () =>
+      octokit.rest.git.getRef({ owner, repo, ref: `heads/${baseBranch}`, ...requestOptions() }),
+    );
+    if (!branch.ok && branch.status === null) throw branch.error;
+    checks.push(
+      branch.ok
+        ? { name: 'base branch', ok: true, detail: `${baseBranch} at ${branch.data.object.sha}` }
+        : {
+            name: 'base branch',
+            ok: false,
+            detail: `${baseBranch} not found in ${owner}/${repo} (HTTP ${branch.status}); set the base branch to an existing one.`,
+          },
+    );
+    const permissions = repository.data.permissions;
+    const canWrite = permissions === undefined || permissions.push === true;
+    checks.push({
+      name: 'permissions',
+      ok: canWrite,
+      detail: canWrite
+        ? 'write access to contents and pull requests'
+        : `the credentials may not write to ${owner}/${repo}; grant contents and pull requests read and write.`,
+    });
+    return finish();
+  }
+
   return {
+    checkAccess,
     async proposeComment(proposal) {
       const branch = commentBranch(proposal.commentId);
       const retry = unfinished.has(proposal.commentId);

@@ -35,7 +35,28 @@ export interface MergeResult {
   sha: string;
 }
 
+/** One requirement checked against the forge, with what was found. */
+export interface ForgeAccessCheck {
+  /** What was checked: credentials, repository, base branch or permissions. */
+  name: 'credentials' | 'repository' | 'base branch' | 'permissions';
+  ok: boolean;
+  /** What was found, and when not ok, what to change. */
+  detail: string;
+}
+
+export interface ForgeAccessReport {
+  /** True when every check passed. */
+  ok: boolean;
+  checks: ForgeAccessCheck[];
+}
+
 export interface ForgeClient {
+  /**
+   * Checks that the credentials work, the repository and its base branch exist, and the
+   * permissions allow writing contents and pull requests. A forge answer, even an error, becomes
+   * a failed check; it throws only when the forge could not be reached at all.
+   */
+  checkAccess(): Promise<ForgeAccessReport>;
   /**
    * Creates the comment's branch, commits its file and opens its pull request. Calling it again
    * for the same comment id, after any failure part-way, resumes and returns the same pull

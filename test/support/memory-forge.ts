@@ -58,6 +58,13 @@ export function createMemoryForge(): MemoryForge {
     failNext(method, ...errors) {
       failures.set(method, [...(failures.get(method) ?? []), ...errors]);
     },
+    async checkAccess() {
+      enter('checkAccess', '');
+      return {
+        ok: true,
+        checks: [{ name: 'credentials', ok: true, detail: 'memory forge' }],
+      };
+    },
     async proposeComment(proposal) {
       enter('proposeComment', proposal.commentId);
       const existing = pulls.find((item) => item.commentId === proposal.commentId);
