@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './abuse/rate-limit.ts';
 import { CLOUDFLARE_SITEVERIFY_URL, type TurnstileConfig } from './abuse/turnstile.ts';
 import { accessConfigFrom, type AccessConfig } from './auth/access-config.ts';
+import { monitorSettingsFrom, type MonitorSettings } from './monitor/settings.ts';
 import { emailSettingsFrom } from './privacy/settings.ts';
 
 export const ENV = {
@@ -73,6 +74,8 @@ export interface ApiConfig {
    * MARGINALIA_MAX_DELIVERY_ATTEMPTS; the worker's default (12) when absent.
    */
   maxDeliveryAttempts?: number;
+  /** Canary, alerts and health thresholds (MARGINALIA_CANARY_*, _ALERT_*, ...); defaults when absent. */
+  monitor?: MonitorSettings;
 }
 
 /** Raised when a setting is missing or invalid; `variable` names the environment variable. */
@@ -121,12 +124,15 @@ const rateLimit = v.optional(
   ),
 );
 
-const EnvSchema = v.object({
+const RequiredEnvSchema = v.object({
   [ENV.publicSiteUrl]: baseUrl('https://blog.example.com'),
   [ENV.internalSiteUrl]: baseUrl('https://internal.example.com'),
   [ENV.apiPublicUrl]: baseUrl('https://comments.example.com'),
   [ENV.staffToken]: secret,
   [ENV.webhookSecret]: secret,
+});
+
+const OptionalEnvSchema = v.object({
   [OPTIONAL_ENV.rateLimitAddressPerMinute]: rateLimit,
   [OPTIONAL_ENV.rateLimitAddressPerHour]: rateLimit,
   [OPTIONAL_ENV.rateLimitPostPerHour]: rateLimit,
@@ -170,7 +176,7 @@ const EnvSchema = v.object({
   ),
 });
 
-type Env = v.InferOutput<typeof EnvSchema>;
+type Env = v.InferOutput<typeof OptionalEnvSchema>;
 
 function rateLimitsFrom(values: Env): RateLimitSettings | undefined {
   const perMinute = values[OPTIONAL_ENV.rateLimitAddressPerMinute];
@@ -219,36 +225,65 @@ function turnstileFrom(values: Env): TurnstileConfig | undefined {
   };
 }
 
+/** The settings that may be left unset: every field of ApiConfig but the five required ones. */
+export type OptionalSettings = Omit<ApiConfig, keyof typeof ENV_FIELDS>;
+
+const ENV_FIELDS = {
+  publicSiteUrl: ENV.publicSiteUrl,
+  internalSiteUrl: ENV.internalSiteUrl,
+  apiPublicUrl: ENV.apiPublicUrl,
+  staffToken: ENV.staffToken,
+  webhookSecret: ENV.webhookSecret,
+} as const;
+
+function parseOrRaise<T extends v.GenericSchema>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): v.InferOutput<T> {
+  const result = v.safeParse(schema, env);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  throw new ConfigError(v.getDotPath(issue) ?? '(environment)', issue.message);
+}
+
+/**
+ * Reads the optional settings from `env`, raising ConfigError for the first bad variable. The
+ * local stack uses it alone, because it makes the required ones itself.
+ */
+export function parseOptionalSettings(env: Record<string, string | undefined>): OptionalSettings {
+  const values = parseOrRaise(OptionalEnvSchema, env);
+  const settings: OptionalSettings = {};
+  const rateLimits = rateLimitsFrom(values);
+  if (rateLimits !== undefined) settings.rateLimits = rateLimits;
+  const header = values[OPTIONAL_ENV.clientAddressHeader];
+  if (header !== undefined && header !== '') settings.clientAddressHeader = header.toLowerCase();
+  const turnstile = turnstileFrom(values);
+  if (turnstile !== undefined) settings.turnstile = turnstile;
+  const accessResult = accessConfigFrom(env);
+  if (!accessResult.ok) throw new ConfigError(accessResult.variable, accessResult.message);
+  if (accessResult.access !== undefined) settings.access = accessResult.access;
+  const emailResult = emailSettingsFrom(env);
+  if (!emailResult.ok) throw new ConfigError(emailResult.variable, emailResult.message);
+  const { key, retentionDays } = emailResult.settings;
+  if (key !== undefined) settings.emailKey = key;
+  if (retentionDays !== undefined) settings.emailRetentionDays = retentionDays;
+  const maxDeliveryAttempts = values[OPTIONAL_ENV.maxDeliveryAttempts];
+  if (maxDeliveryAttempts !== undefined) settings.maxDeliveryAttempts = maxDeliveryAttempts;
+  const monitorResult = monitorSettingsFrom(env);
+  if (!monitorResult.ok) throw new ConfigError(monitorResult.variable, monitorResult.message);
+  settings.monitor = monitorResult.settings;
+  return settings;
+}
+
 /** Reads the API's settings from `env`, raising ConfigError for the first bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): ApiConfig {
-  const result = v.safeParse(EnvSchema, env);
-  if (!result.success) {
-    const issue = result.issues[0];
-    throw new ConfigError(v.getDotPath(issue) ?? '(environment)', issue.message);
-  }
-  const values = result.output;
-  const config: ApiConfig = {
+  const values = parseOrRaise(RequiredEnvSchema, env);
+  return {
     publicSiteUrl: values[ENV.publicSiteUrl],
     internalSiteUrl: values[ENV.internalSiteUrl],
     apiPublicUrl: values[ENV.apiPublicUrl],
     staffToken: values[ENV.staffToken],
     webhookSecret: values[ENV.webhookSecret],
+    ...parseOptionalSettings(env),
   };
-  const rateLimits = rateLimitsFrom(values);
-  if (rateLimits !== undefined) config.rateLimits = rateLimits;
-  const header = values[OPTIONAL_ENV.clientAddressHeader];
-  if (header !== undefined && header !== '') config.clientAddressHeader = header.toLowerCase();
-  const turnstile = turnstileFrom(values);
-  if (turnstile !== undefined) config.turnstile = turnstile;
-  const accessResult = accessConfigFrom(env);
-  if (!accessResult.ok) throw new ConfigError(accessResult.variable, accessResult.message);
-  if (accessResult.access !== undefined) config.access = accessResult.access;
-  const emailResult = emailSettingsFrom(env);
-  if (!emailResult.ok) throw new ConfigError(emailResult.variable, emailResult.message);
-  const { key, retentionDays } = emailResult.settings;
-  if (key !== undefined) config.emailKey = key;
-  if (retentionDays !== undefined) config.emailRetentionDays = retentionDays;
-  const maxDeliveryAttempts = values[OPTIONAL_ENV.maxDeliveryAttempts];
-  if (maxDeliveryAttempts !== undefined) config.maxDeliveryAttempts = maxDeliveryAttempts;
-  return config;
 }

@@ -32,7 +32,7 @@ export interface ReplayDeps {
 function describe(letter: DeadLetter): string {
   const error = (letter.lastError ?? '(no error recorded)').replace(/\s+/g, ' ');
   const line =
-    `${letter.id}  ${letter.post}  ${letter.attempts} attempts  ` +
+    `${letter.id}  ${letter.post}  ${letter.attempts} attempts  cause ${letter.cause}  ` +
     `since ${letter.deadSince.toISOString()}\n    ${error.slice(0, ERROR_SHOWN)}`;
   return terminalText(line, { multiline: true });
 }

@@ -1,4 +1,5 @@
 import { ForgeError } from '../forge/types.ts';
+import type { DeadLetterCause } from '../outbox/types.ts';
 
 export interface BackoffOptions {
   /** Delay after the first failure, in milliseconds. */
@@ -42,21 +43,30 @@ export function isRetryable(error: unknown): boolean {
 /** Failed attempts after which a comment becomes a dead letter, unless configured otherwise. */
 export const DEFAULT_MAX_DELIVERY_ATTEMPTS = 12;
 
+/** A forge failure that a retry cannot fix: why, and the dead-letter cause it is filed under. */
+export interface PermanentFailure {
+  cause: Exclude<DeadLetterCause, 'attempts'>;
+  reason: string;
+}
+
 /**
  * Returns why a forge failure cannot succeed on a retry, or null when a retry may help. Permanent
  * are 401 (invalid or expired token), a 404 the client did not mark retryable, and a 403 without
- * rate-limit signs. GitHub returns 404
- * for a missing repository or base branch and for a repository the token cannot see, while the
- * client reads a missing file as absent, so no 404 of a comment file reaches here. The GitHub
- * client (github.ts) marks a rate-limited 403 retryable. Rate limits (403, 429), 5xx, 409, 422 and failures with no
- * response stay retryable.
+ * rate-limit signs. GitHub returns 404 for a missing repository or base branch and for a
+ * repository the token cannot see, while the client reads a missing file as absent, so no 404 of
+ * a comment file reaches here. The GitHub client (github.ts) marks a rate-limited 403 retryable.
+ * Rate limits (403, 429), 5xx, 409, 422 and failures with no response stay retryable.
  */
-export function permanentFailure(error: unknown): string | null {
+export function permanentFailure(error: unknown): PermanentFailure | null {
   if (!(error instanceof ForgeError)) return null;
-  if (error.status === 401) return 'forge credentials rejected (HTTP 401)';
-  if (error.status === 404 && !error.retryable) return 'repository not found (HTTP 404)';
+  if (error.status === 401) {
+    return { cause: 'credentials', reason: 'forge credentials rejected (HTTP 401)' };
+  }
+  if (error.status === 404 && !error.retryable) {
+    return { cause: 'not_found', reason: 'repository not found (HTTP 404)' };
+  }
   if (error.status === 403 && !error.retryable && error.retryAfterMs === null) {
-    return 'forge access forbidden (HTTP 403)';
+    return { cause: 'forbidden', reason: 'forge access forbidden (HTTP 403)' };
   }
   return null;
 }

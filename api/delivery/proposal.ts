@@ -14,6 +14,9 @@ import type { StoredComment } from '../outbox/types.ts';
 
 /** Characters of comment text quoted in the pull request description. */
 export const PREVIEW_LIMIT = 4_000;
+/** Label and title prefix of the canary's pull requests, so that staff can filter them out. */
+export const CANARY_LABEL = 'canary';
+
 /** Characters in a pull request title; longer titles end with an ellipsis. */
 export const TITLE_LIMIT = 200;
 
@@ -126,6 +129,20 @@ export function buildProposal(comment: StoredComment, postTitle: string): Commen
     },
     comment.body,
   );
+  if (comment.canary) {
+    return {
+      commentId: comment.id,
+      path,
+      content,
+      title: `${CANARY_LABEL}: pipeline check on “${oneLine(postTitle)}”, closed automatically`,
+      body:
+        'A synthetic comment the Marginalia canary sent through the public comment route to ' +
+        'check that comments reach this repository. The canary closes this pull request without ' +
+        `merging it once it has seen it; do not merge it.\n\n- Receipt: ${inlineCode(comment.id)}`,
+      labels: [CANARY_LABEL],
+      alwaysLabel: true,
+    };
+  }
   return {
     commentId: comment.id,
     path,

@@ -5,8 +5,8 @@
 // maxAttempts times, or fails with a permanent forge error, becomes a dead letter: it stays in the
 // outbox, counted by health, and the worker skips it until `npm run replay` requeues it.
 import type { ForgeClient, PullRequestRef } from '../forge/types.ts';
-import type { CommentStore, StoredComment } from '../outbox/types.ts';
-import type { Clock } from '../platform/clock.ts';
+import type { CommentStore, DeadLetterCause, StoredComment } from '../outbox/types.ts';
+import { setClockTimer, type Clock } from '../platform/clock.ts';
 import type { PostLookup } from '../platform/content-index.ts';
 import { errorMessage, type Logger } from '../platform/logger.ts';
 import {
@@ -41,7 +41,13 @@ export interface DeliveryWorkerOptions {
 export type DeliveryOutcome =
   | { commentId: string; outcome: 'proposed'; pullRequest: PullRequestRef }
   | { commentId: string; outcome: 'failed'; error: string; nextAttemptAt: Date }
-  | { commentId: string; outcome: 'dead'; error: string; reason: string };
+  | {
+      commentId: string;
+      outcome: 'dead';
+      error: string;
+      reason: string;
+      cause: DeadLetterCause;
+    };
 
 export interface DeliveryWorker {
   /** Starts the loop in the background; calling it again while running does nothing. */
@@ -103,17 +109,19 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       const now = clock.now();
       const permanent = permanentFailure(error);
       if (permanent !== null || attempt >= maxAttempts) {
-        const reason = permanent ?? `${attempt} failed attempts`;
-        await store.markDead(comment.id, message, now);
+        const reason = permanent?.reason ?? `${attempt} failed attempts`;
+        const cause = permanent?.cause ?? 'attempts';
+        await store.markDead(comment.id, message, now, cause);
         logger.error('comment moved to dead letters; run npm run replay once the cause is fixed', {
           commentId: comment.id,
           attempts: attempt,
+          cause,
           reason,
           ms: now.getTime() - started,
           forgeRequestId: forgeRequestId(error),
           error: message,
         });
-        return { commentId: comment.id, outcome: 'dead', error: message, reason };
+        return { commentId: comment.id, outcome: 'dead', error: message, reason, cause };
       }
       // Any other failure the forge calls permanent (such as an ambiguous 422) is retried at the
       // longest interval, until the attempt limit makes it a dead letter.
@@ -160,9 +168,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   function wait(ms: number): Promise<void> {
     if (wakeRequested || !running) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
+      const cancel = setClockTimer(clock, finish, ms);
       function finish(): void {
-        clearTimeout(timer);
+        cancel();
         endWait = null;
         resolve();
       }

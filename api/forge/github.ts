@@ -536,7 +536,8 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
       const baseSha = await readBaseSha(retry);
       if (await ensureBranch(proposal, branch, baseSha)) await commitFile(proposal, branch);
       const pull = await openPull(proposal, branch);
-      if (options.applyLabels === true && proposal.labels.length > 0) {
+      const labelled = options.applyLabels === true || proposal.alwaysLabel === true;
+      if (labelled && proposal.labels.length > 0) {
         unwrap(
           await send('add labels', () =>
             octokit.rest.issues.addLabels({

@@ -13,6 +13,8 @@ export interface CommentProposal {
   /** Pull request description for staff, already bounded in size. */
   body: string;
   labels: string[];
+  /** Applies the labels even where the client skips labels to save a write (the canary's). */
+  alwaysLabel?: boolean;
 }
 
 export interface PullRequestRef {

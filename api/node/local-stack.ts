@@ -8,13 +8,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { RateLimitSettings } from '../abuse/rate-limit.ts';
+import type { OptionalSettings } from '../config.ts';
 import { createGitHubForge, createOctokit } from '../forge/github.ts';
 import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
+import { readBranch } from '../forge/local/git.ts';
 import type { ForgeClient } from '../forge/types.ts';
+import type { DeploymentSource } from '../monitor/monitor.ts';
 import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
 import { createSiteBuilder, type BuildRecord, type SiteBuilder } from '../sites/builder.ts';
 import { startStaticSiteServer, type StaticSiteServer } from '../sites/static-server.ts';
-import { startApiServer, type ApiServer } from './server.ts';
+import { startApiServer, type ApiServer, type ServerMonitorOptions } from './server.ts';
 
 export interface LocalStackOptions {
   /** Folder for everything the stack keeps: repository, outbox, builds, secrets. */
@@ -38,6 +41,13 @@ export interface LocalStackOptions {
   emailKey?: Uint8Array<ArrayBuffer>;
   /** Days a stored email address is kept (ApiConfig.emailRetentionDays). */
   emailRetentionDays?: number;
+  /**
+   * Optional API settings read from the environment (parseOptionalSettings); the fields above
+   * take precedence over the same fields here.
+   */
+  settings?: OptionalSettings;
+  /** How the API's monitor runs; none runs when absent. The rebuild check watches the builder. */
+  monitor?: ServerMonitorOptions;
 }
 
 export interface LocalStack {
@@ -51,6 +61,32 @@ export interface LocalStack {
   /** The first build of both sites, finished by the time startLocalStack returns. */
   firstBuild: Promise<BuildRecord>;
   close(): Promise<void>;
+}
+
+/**
+ * Reports what the local builder last built, for the monitor's rebuild check: both sites are
+ * built together, so they share one record.
+ */
+function builderDeployments(
+  builder: SiteBuilder,
+  repoPath: string,
+  baseBranch: string,
+): DeploymentSource {
+  return {
+    baseHead: () => readBranch(repoPath, baseBranch),
+    async deployments() {
+      const history = builder.history();
+      const built = history.findLast((record) => record.ok) ?? null;
+      const last = history.at(-1) ?? null;
+      const error = last !== null && !last.ok ? (last.error ?? 'no output') : null;
+      return (['public', 'internal'] as const).map((site) => ({
+        site,
+        commit: built?.sha ?? null,
+        at: built === null ? null : new Date(built.finishedAt),
+        error,
+      }));
+    },
+  };
 }
 
 interface Secrets {
@@ -184,6 +220,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         apiPublicUrl: apiUrl,
         staffToken: secrets.staffToken,
         webhookSecret: secrets.webhookSecret,
+        ...options.settings,
         ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
         ...(options.emailKey === undefined ? {} : { emailKey: options.emailKey }),
         ...(options.emailRetentionDays === undefined
@@ -195,6 +232,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       contentDir: builder.contentDir(),
       port: apiPort,
       logger,
+      ...(options.monitor === undefined
+        ? {}
+        : {
+            monitor: {
+              deployments: builderDeployments(builder, forge.repoPath, baseBranch),
+              ...options.monitor,
+            },
+          }),
       onMerged: (sha) => {
         if (options.rebuildOnMerge === false) return;
         builder.rebuild(`merge ${sha}`).catch((error: unknown) => {

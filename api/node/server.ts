@@ -15,8 +15,11 @@ import type { BackoffOptions } from '../delivery/backoff.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { openSqliteStore } from '../outbox/sqlite-store.ts';
 import type { CommentStore } from '../outbox/types.ts';
-import { systemClock, type Clock } from '../platform/clock.ts';
-import { loadCommentIndex, loadPosts } from '../platform/content-index.ts';
+import { sleep, systemClock, type Clock } from '../platform/clock.ts';
+import { createAlertSender } from '../monitor/alerts.ts';
+import { createMonitor, type DeploymentSource, type Monitor } from '../monitor/monitor.ts';
+import { DEFAULT_MONITOR_SETTINGS } from '../monitor/settings.ts';
+import { loadCommentDates, loadCommentIndex, loadPosts } from '../platform/content-index.ts';
 import { createIdGenerator } from '../platform/ids.ts';
 import { createStderrLogger, type Logger } from '../platform/logger.ts';
 import { startAddressPurge } from '../privacy/retention.ts';
@@ -45,6 +48,23 @@ export interface ApiServerOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Keeps submission counts for the rate limits (config.rateLimits); in memory when absent. */
   rateLimiter?: RateLimiter;
+  /**
+   * How the monitor runs (canary, checks, alerts); no monitor runs when absent or false, as in
+   * tests that count pull requests and would find the canary's among them.
+   */
+  monitor?: false | ServerMonitorOptions;
+}
+
+export interface ServerMonitorOptions {
+  /** Time between runs of the checks, in milliseconds of the clock. */
+  tickMs?: number;
+  forgeCheckMs?: number;
+  recoveryProbeMs?: number;
+  deployments?: DeploymentSource;
+  /** Sends alerts and dead-man pings; the global fetch when absent. */
+  fetch?: typeof fetch;
+  /** Attempts per alert before it counts as undeliverable. */
+  alertAttempts?: number;
 }
 
 export interface ApiServer {
@@ -54,6 +74,8 @@ export interface ApiServer {
   app: Hono<AppEnv>;
   store: CommentStore;
   worker: DeliveryWorker;
+  /** The monitor, or null when it was turned off. */
+  monitor: Monitor | null;
   /**
    * Reads the posts and comment ids from the content folder again, after the base branch moved.
    * The maps are refilled in place, because the routes and the worker hold them.
@@ -112,6 +134,56 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
   });
   const onMerged = options.onMerged ?? (() => undefined);
+  let contentDir = options.contentDir;
+  // The canary posts to this server's own address, filled in once it listens.
+  let ownUrl: string | null = null;
+  const monitorOptions =
+    options.monitor === false || options.monitor === undefined ? null : options.monitor;
+  const settings = options.config.monitor ?? DEFAULT_MONITOR_SETTINGS;
+  const alerts =
+    monitorOptions === null || settings.alertWebhookUrl === undefined
+      ? undefined
+      : createAlertSender({
+          url: settings.alertWebhookUrl,
+          clock,
+          logger,
+          sleep: (ms) => sleep(clock, ms),
+          ...(monitorOptions.fetch === undefined ? {} : { fetch: monitorOptions.fetch }),
+          ...(monitorOptions.alertAttempts === undefined
+            ? {}
+            : { maxAttempts: monitorOptions.alertAttempts }),
+        });
+  const monitor =
+    monitorOptions === null
+      ? null
+      : createMonitor({
+          store,
+          forge: options.forge,
+          clock,
+          logger,
+          posts,
+          config: options.config,
+          settings,
+          submit: (request) => {
+            if (ownUrl === null) throw new Error('the API server is not listening yet');
+            const url = new URL(request.url);
+            return fetch(new Request(new URL(url.pathname, ownUrl), request));
+          },
+          wakeWorker: () => worker.wake(),
+          commentHistory: () => loadCommentDates(contentDir),
+          ...(alerts === undefined ? {} : { alerts }),
+          ...(monitorOptions.tickMs === undefined ? {} : { tickMs: monitorOptions.tickMs }),
+          ...(monitorOptions.forgeCheckMs === undefined
+            ? {}
+            : { forgeCheckMs: monitorOptions.forgeCheckMs }),
+          ...(monitorOptions.recoveryProbeMs === undefined
+            ? {}
+            : { recoveryProbeMs: monitorOptions.recoveryProbeMs }),
+          ...(monitorOptions.deployments === undefined
+            ? {}
+            : { deployments: monitorOptions.deployments }),
+          ...(monitorOptions.fetch === undefined ? {} : { fetch: monitorOptions.fetch }),
+        });
   const app = createApp({
     config: options.config,
     store,
@@ -124,6 +196,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     renderMarkdown: renderCommentMarkdown,
     onMerged,
     wakeWorker: () => worker.wake(),
+    ...(monitor === null ? {} : { health: () => monitor.report() }),
     abuse: {
       socketAddress,
       ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
@@ -143,7 +216,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     throw new Error(`the API server on ${host} did not report a TCP port`);
   }
   const port = (address satisfies AddressInfo).port;
+  ownUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (options.startWorker !== false) worker.start();
+  monitor?.start();
   logger.info('api listening', { url: `http://${host}:${port}`, posts: posts.size });
 
   return {
@@ -152,16 +227,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     app,
     store,
     worker,
-    async reloadContent(contentDir = options.contentDir) {
+    monitor,
+    async reloadContent(freshDir = contentDir) {
+      contentDir = freshDir;
       const [freshPosts, freshComments] = await Promise.all([
-        loadPosts(contentDir),
-        loadCommentIndex(contentDir),
+        loadPosts(freshDir),
+        loadCommentIndex(freshDir),
       ]);
       refill(posts, freshPosts);
       refill(knownComments, freshComments);
       logger.info('content reloaded', { posts: posts.size, comments: knownComments.size });
     },
     async close() {
+      await monitor?.stop();
       await worker.stop();
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));

@@ -7,12 +7,15 @@
 //   MARGINALIA_EMAIL_KEY  32-byte key (64 hex digits or base64) to keep reader email addresses,
 //                         encrypted; without it no address is kept
 //   MARGINALIA_EMAIL_RETENTION_DAYS  days an address is kept (90)
+//   and the other optional settings of docs/configuration.md: rate limits, delivery attempts,
+//   the canary (MARGINALIA_CANARY_INTERVAL_MINUTES, 5), alerts (MARGINALIA_ALERT_WEBHOOK_URL)
 //
 // Logs are JSON lines on stderr. Stop with Ctrl-C; the next start resumes from the data folder.
 import path from 'node:path';
 import { DEFAULT_PORTS, startLocalStack } from './local-stack.ts';
 import { createJsonLogger } from '../platform/logger.ts';
-import { emailSettingsFrom } from '../privacy/settings.ts';
+import { parseOptionalSettings } from '../config.ts';
+import { installProcessGuard } from './process-guard.ts';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 function readPort(name: string, fallback: number): number {
@@ -66,10 +69,12 @@ async function main(): Promise<void> {
     public: readPort(PORT_VARIABLES.public, DEFAULT_PORTS.public),
     internal: readPort(PORT_VARIABLES.internal, DEFAULT_PORTS.internal),
   };
+  installProcessGuard({
+    logger,
+    beforeExit: () => new Promise((resolve) => logStream.write('', () => resolve())),
+  });
   // Reader email addresses are kept (encrypted) only when MARGINALIA_EMAIL_KEY is set.
-  const email = emailSettingsFrom(process.env);
-  if (!email.ok) throw new Error(`${email.variable} ${email.message}`);
-  const { key: emailKey, retentionDays: emailRetentionDays } = email.settings;
+  const settings = parseOptionalSettings(process.env);
 
   console.log('Starting the local forge, building both sites, then starting the API...');
   const started = Date.now();
@@ -78,8 +83,8 @@ async function main(): Promise<void> {
     seedContentDir: contentDir,
     ports,
     logger,
-    ...(emailKey === undefined ? {} : { emailKey }),
-    ...(emailRetentionDays === undefined ? {} : { emailRetentionDays }),
+    settings,
+    monitor: {},
   }).catch((error: unknown) => {
     throw new Error(describeStartFailure(error, ports));
   });

@@ -11,10 +11,12 @@ import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
 import { COMMENT_SOURCES, VISIBILITIES } from '../content/schema.ts';
 import {
   COMMENT_STATUSES,
+  DEAD_LETTER_CAUSES,
   type AcceptOptions,
   type AcceptResult,
   type CommentStore,
   type DeadLetter,
+  type DeadLetterCause,
   type DeliveryRecord,
   type NewComment,
   type OutboxStats,
@@ -35,10 +37,11 @@ export interface SqliteStoreOptions {
 }
 
 // Version 1: comments, webhook_deliveries, merges. Version 2 adds comment_addresses. Version 3
-// adds comments.dead_at, the time a comment became a dead letter. Every statement is idempotent
+// adds comments.dead_at, the time a comment became a dead letter. Version 4 adds dead_cause,
+// canary and proposed_at to comments, and the monitor_state table. Every statement is idempotent
 // (IF NOT EXISTS), so the same script creates a new file and upgrades a file of any earlier
 // version. ALTER TABLE has no IF NOT EXISTS, so ADDED_COLUMNS are added where table_info lacks them.
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS comments (
@@ -62,7 +65,10 @@ CREATE TABLE IF NOT EXISTS comments (
   idempotency_key TEXT UNIQUE,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  dead_at INTEGER
+  dead_at INTEGER,
+  dead_cause TEXT,
+  canary INTEGER NOT NULL DEFAULT 0,
+  proposed_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS comments_due ON comments (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS comments_fingerprint ON comments (fingerprint, created_at);
@@ -84,10 +90,26 @@ CREATE TABLE IF NOT EXISTS comment_addresses (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS comment_addresses_created ON comment_addresses (created_at);
+CREATE TABLE IF NOT EXISTS monitor_state (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+`;
+
+// Indexes on columns added after version 1 run after addMissingColumns, because a file of an
+// earlier version does not have the columns when SCHEMA runs.
+const LATE_INDEXES = `
+CREATE INDEX IF NOT EXISTS comments_created ON comments (created_at);
 `;
 
 /** Columns added to existing tables after version 1, with their definitions. */
-const ADDED_COLUMNS = [{ table: 'comments', column: 'dead_at', definition: 'INTEGER' }] as const;
+const ADDED_COLUMNS = [
+  { table: 'comments', column: 'dead_at', definition: 'INTEGER' },
+  { table: 'comments', column: 'dead_cause', definition: 'TEXT' },
+  { table: 'comments', column: 'canary', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'comments', column: 'proposed_at', definition: 'INTEGER' },
+] as const;
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -153,6 +175,7 @@ function toComment(row: Row): StoredComment {
     date: textColumn(row, 'date'),
     fingerprint: textColumn(row, 'fingerprint'),
     idempotencyKey: optionalText(row, 'idempotency_key'),
+    canary: intColumn(row, 'canary') === 1,
     status: oneOf(row, 'status', COMMENT_STATUSES),
     attempts: intColumn(row, 'attempts'),
     nextAttemptAt: nextAttempt === null ? null : new Date(nextAttempt),
@@ -176,6 +199,8 @@ function toDeadLetter(row: Row): DeadLetter {
   return {
     id: textColumn(row, 'id'),
     post: textColumn(row, 'post'),
+    // Dead letters of schema version 3 have no cause; attempts is the one that needs a person.
+    cause: row['dead_cause'] === null ? 'attempts' : oneOf(row, 'dead_cause', DEAD_LETTER_CAUSES),
     attempts: intColumn(row, 'attempts'),
     lastError: optionalText(row, 'last_error'),
     deadSince: new Date(intColumn(row, 'dead_since')),
@@ -203,6 +228,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
   try {
     db.exec(SCHEMA);
     addMissingColumns(db);
+    db.exec(LATE_INDEXES);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec('COMMIT');
   } catch (error) {
@@ -219,8 +245,8 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     ),
     insert: db.prepare(`
       INSERT INTO comments (id, post, parent, author, author_url, visibility, source, body, date,
-        status, attempts, next_attempt_at, fingerprint, idempotency_key, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?)`),
+        status, attempts, next_attempt_at, fingerprint, idempotency_key, created_at, updated_at, canary)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?, ?)`),
     nextDue: db.prepare(`
       SELECT * FROM comments WHERE status = 'received' AND next_attempt_at <= ?
       ORDER BY next_attempt_at, id LIMIT 1`),
@@ -230,7 +256,8 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     markProposed: db.prepare(`
       UPDATE comments SET pr_number = ?, pr_url = ?, last_error = NULL, next_attempt_at = NULL,
         status = CASE WHEN status IN ('received', 'dead') THEN 'proposed' ELSE status END,
-        dead_at = NULL, last_attempt_at = ?, updated_at = ?
+        dead_at = NULL, dead_cause = NULL, proposed_at = COALESCE(proposed_at, ?),
+        last_attempt_at = ?, updated_at = ?
       WHERE id = ?`),
     recordFailure: db.prepare(`
       UPDATE comments SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
@@ -238,20 +265,36 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
       WHERE id = ? AND status = 'received'`),
     markDead: db.prepare(`
       UPDATE comments SET status = 'dead', attempts = attempts + 1, last_error = ?,
-        next_attempt_at = NULL, last_attempt_at = ?, dead_at = ?, updated_at = ?
+        next_attempt_at = NULL, last_attempt_at = ?, dead_at = ?, dead_cause = ?, updated_at = ?
       WHERE id = ? AND status = 'received'`),
     deadLetters: db.prepare(`
-      SELECT id, post, attempts, last_error, COALESCE(dead_at, updated_at) AS dead_since
+      SELECT id, post, attempts, last_error, dead_cause, COALESCE(dead_at, updated_at) AS dead_since
       FROM comments WHERE status = 'dead' ORDER BY dead_since, id`),
     countDead: db.prepare("SELECT COUNT(*) AS count FROM comments WHERE status = 'dead'"),
     requeueOne: db.prepare(`
       UPDATE comments SET status = 'received', attempts = 0, next_attempt_at = ?, dead_at = NULL,
-        updated_at = ?
+        dead_cause = NULL, updated_at = ?
       WHERE id = ? AND status = 'dead' RETURNING id`),
     requeueAll: db.prepare(`
       UPDATE comments SET status = 'received', attempts = 0, next_attempt_at = ?, dead_at = NULL,
-        updated_at = ?
+        dead_cause = NULL, updated_at = ?
       WHERE status = 'dead' RETURNING id`),
+    requeueCause: db.prepare(`
+      UPDATE comments SET status = 'received', attempts = 0, next_attempt_at = ?, dead_at = NULL,
+        dead_cause = NULL, updated_at = ?
+      WHERE status = 'dead' AND COALESCE(dead_cause, 'attempts') = ? RETURNING id`),
+    lastProposed: db.prepare('SELECT MAX(proposed_at) AS at FROM comments'),
+    reviewStats: db.prepare(`
+      SELECT COUNT(*) FILTER (WHERE COALESCE(proposed_at, updated_at) < ?) AS overdue,
+        MIN(COALESCE(proposed_at, updated_at)) AS oldest
+      FROM comments WHERE status = 'proposed' AND canary = 0`),
+    acceptedSince: db.prepare(
+      'SELECT created_at FROM comments WHERE created_at >= ? AND canary = 0 ORDER BY created_at',
+    ),
+    getState: db.prepare('SELECT value FROM monitor_state WHERE key = ?'),
+    putState: db.prepare(`
+      INSERT INTO monitor_state (key, value, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
     markPublished: db.prepare(`
       UPDATE comments SET status = 'published', next_attempt_at = NULL, updated_at = ?
       WHERE id = ? AND status <> 'published'`),
@@ -340,6 +383,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
       comment.idempotencyKey,
       now,
       now,
+      comment.canary === true ? 1 : 0,
     );
     if (options.address !== undefined) insertAddress(comment.id, options.address, now);
     const stored = get(comment.id);
@@ -421,13 +465,16 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     });
   }
 
-  function requeueDeadLetters(ids: readonly string[] | 'all', now: Date): string[] {
+  function requeueDeadLetters(
+    selection: readonly string[] | 'all' | { cause: DeadLetterCause },
+    now: Date,
+  ): string[] {
     const at = now.getTime();
     return transaction(() => {
-      const rows =
-        ids === 'all'
-          ? statements.requeueAll.all(at, at)
-          : ids.flatMap((id) => statements.requeueOne.all(at, at, id));
+      let rows: Row[];
+      if (selection === 'all') rows = statements.requeueAll.all(at, at);
+      else if ('cause' in selection) rows = statements.requeueCause.all(at, at, selection.cause);
+      else rows = selection.flatMap((id) => statements.requeueOne.all(at, at, id));
       return rows.map((row) => textColumn(row, 'id'));
     });
   }
@@ -468,16 +515,16 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     },
     markProposed: async (id, pullRequest: PullRequestInfo, now) => {
       const at = now.getTime();
-      statements.markProposed.run(pullRequest.number, pullRequest.url, at, at, id);
+      statements.markProposed.run(pullRequest.number, pullRequest.url, at, at, at, id);
       return get(id);
     },
     recordFailure: async (id, error, nextAttemptAt, now) => {
       const at = now.getTime();
       statements.recordFailure.run(error, nextAttemptAt.getTime(), at, at, id);
     },
-    markDead: async (id, error, now) => {
+    markDead: async (id, error, now, cause) => {
       const at = now.getTime();
-      return Number(statements.markDead.run(error, at, at, at, id).changes) > 0;
+      return Number(statements.markDead.run(error, at, at, cause, at, id).changes) > 0;
     },
     listDeadLetters: async () => statements.deadLetters.all().map(toDeadLetter),
     countDeadLetters: async () => {
@@ -491,6 +538,30 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     recordWebhook: async (record) => recordWebhook(record),
     outboxStats: async (now) => outboxStats(now),
     lastDelivery: async () => lastDelivery(),
+    lastProposedAt: async () => {
+      const row = statements.lastProposed.get();
+      const at = row === undefined ? null : optionalInt(row, 'at');
+      return at === null ? null : new Date(at);
+    },
+    reviewStats: async (cutoff) => {
+      const row = statements.reviewStats.get(cutoff.getTime());
+      const oldest = row === undefined ? null : optionalInt(row, 'oldest');
+      return {
+        overdue: row === undefined ? 0 : intColumn(row, 'overdue'),
+        oldestProposedAt: oldest === null ? null : new Date(oldest),
+      };
+    },
+    acceptedSince: async (since) =>
+      statements.acceptedSince
+        .all(since.getTime())
+        .map((row) => new Date(intColumn(row, 'created_at'))),
+    getState: async (key) => {
+      const row = statements.getState.get(key);
+      return row === undefined ? null : textColumn(row, 'value');
+    },
+    putState: async (key, value, now) => {
+      statements.putState.run(key, value, now.getTime());
+    },
     getAddress: async (commentId) => getAddress(commentId),
     purgeAddresses: async (cutoff) =>
       Number(statements.purgeAddresses.run(cutoff.getTime()).changes),

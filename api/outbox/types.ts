@@ -28,6 +28,11 @@ export interface NewComment {
   /** Hash of post, parent, author, visibility and body, used to spot a resubmission. */
   fingerprint: string;
   idempotencyKey: string | null;
+  /**
+   * True for a synthetic comment the canary sends through the public route. Canary comments are
+   * delivered like any other, then closed unmerged, and left out of comment-rate statistics.
+   */
+  canary?: boolean;
 }
 
 export interface PullRequestInfo {
@@ -36,6 +41,7 @@ export interface PullRequestInfo {
 }
 
 export interface StoredComment extends NewComment {
+  canary: boolean;
   status: CommentStatus;
   /** Failed delivery attempts so far. */
   attempts: number;
@@ -112,15 +118,34 @@ export interface OutboxStats {
   oldestAgeSeconds: number;
 }
 
+/**
+ * Why a comment became a dead letter: the forge rejected the credentials (401), refused access
+ * (403 without rate-limit signs), could not find the repository or base branch (404), or every
+ * allowed attempt failed. The first three clear up when an operator fixes the forge side, so the
+ * monitor retries one of them now and then and requeues them all once a delivery succeeds.
+ */
+export type DeadLetterCause = 'credentials' | 'forbidden' | 'not_found' | 'attempts';
+
+export const DEAD_LETTER_CAUSES = ['credentials', 'forbidden', 'not_found', 'attempts'] as const;
+
 /** A comment the worker no longer retries, as `npm run replay` lists it. */
 export interface DeadLetter {
   id: string;
   post: string;
+  cause: DeadLetterCause;
   /** Failed delivery attempts, the last one included. */
   attempts: number;
   lastError: string | null;
   /** When the comment became a dead letter. */
   deadSince: Date;
+}
+
+/** Pull requests waiting for staff, for the review deadline check. Canary comments are left out. */
+export interface ReviewStats {
+  /** Comments proposed before the cutoff and still neither merged nor closed. */
+  overdue: number;
+  /** When the longest-waiting open comment was proposed, or null when none waits. */
+  oldestProposedAt: Date | null;
 }
 
 export interface DeliveryRecord {
@@ -146,15 +171,19 @@ export interface CommentStore {
    * Records a failed attempt and moves a received comment to the dead letters, where the worker
    * no longer picks it. Returns false when the comment was not received.
    */
-  markDead(id: string, error: string, now: Date): Promise<boolean>;
+  markDead(id: string, error: string, now: Date, cause: DeadLetterCause): Promise<boolean>;
   /** Lists the dead letters, oldest first. */
   listDeadLetters(): Promise<DeadLetter[]>;
   countDeadLetters(): Promise<number>;
   /**
-   * Puts dead letters back to received with no attempts, due at `now`; `ids` selects them, or
-   * 'all'. Returns the ids requeued; ids of comments that are not dead letters are skipped.
+   * Puts dead letters back to received with no attempts, due at `now`. `selection` is a list of
+   * ids, 'all', or every dead letter of one cause. Returns the ids requeued; ids of comments that
+   * are not dead letters are skipped.
    */
-  requeueDeadLetters(ids: readonly string[] | 'all', now: Date): Promise<string[]>;
+  requeueDeadLetters(
+    selection: readonly string[] | 'all' | { cause: DeadLetterCause },
+    now: Date,
+  ): Promise<string[]>;
   /** Marks a comment published; returns false when it is unknown. */
   markPublished(id: string, now: Date): Promise<boolean>;
   /** Marks a comment declined unless it was published; returns false when nothing changed. */
@@ -166,6 +195,16 @@ export interface CommentStore {
   outboxStats(now: Date): Promise<OutboxStats>;
   /** The most recent delivery attempt, or null before the first. */
   lastDelivery(): Promise<DeliveryRecord | null>;
+  /** When the most recent comment was proposed, or null before the first. */
+  lastProposedAt(): Promise<Date | null>;
+  /** Open comment pull requests proposed before `cutoff`, canary comments left out. */
+  reviewStats(cutoff: Date): Promise<ReviewStats>;
+  /** Creation times of the comments accepted at or after `since`, canary comments left out. */
+  acceptedSince(since: Date): Promise<Date[]>;
+  /** Reads a small piece of monitor state (alert state, last canary) stored under `key`. */
+  getState(key: string): Promise<string | null>;
+  /** Stores a small piece of monitor state under `key`, replacing what was there. */
+  putState(key: string, value: string, now: Date): Promise<void>;
   /** The encrypted email address kept for a comment, or null when none is kept. */
   getAddress(commentId: string): Promise<StoredAddress | null>;
   /** Deletes the addresses stored before `cutoff`; returns how many were deleted. */

@@ -3,7 +3,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parsePostFile } from '../content/front-matter.ts';
+import { parseCommentFile, parsePostFile } from '../content/front-matter.ts';
 import { ID_PATTERN, type Visibility } from '../content/schema.ts';
 
 export interface PostInfo {
@@ -75,4 +75,27 @@ export async function loadCommentIndex(contentDir: string): Promise<Map<string, 
     }
   }
   return index;
+}
+
+/**
+ * Reads the date of every comment in content/comments, for the silence check's history. A file
+ * that does not parse is skipped: the content check reports it, and a rate needs no exact count.
+ */
+export async function loadCommentDates(contentDir: string): Promise<Date[]> {
+  const commentsDir = join(contentDir, 'comments');
+  const dates: Date[] = [];
+  for (const postDir of await listEntries(commentsDir)) {
+    if (!postDir.isDirectory()) continue;
+    for (const entry of await listEntries(join(commentsDir, postDir.name))) {
+      if (!entry.isFile() || !entry.name.endsWith('.md')) continue;
+      const text = await readFile(join(commentsDir, postDir.name, entry.name), 'utf8');
+      try {
+        const date = new Date(parseCommentFile(text).date);
+        if (!Number.isNaN(date.getTime())) dates.push(date);
+      } catch {
+        continue;
+      }
+    }
+  }
+  return dates;
 }

@@ -6,12 +6,15 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { createSubmissionGuard, RateLimitedError } from '../abuse/guard.ts';
 import { ID_PATTERN } from '../content/schema.ts';
 import { ApiError, errorBody } from '../errors.ts';
+import { CANARY_HEADER } from '../monitor/canary.ts';
+import { DEFAULT_THRESHOLDS } from '../monitor/checks.ts';
 import { commentFingerprint } from '../outbox/fingerprint.ts';
 import type { NewComment, StoredComment } from '../outbox/types.ts';
 import type { PostInfo } from '../platform/content-index.ts';
 import { errorMessage } from '../platform/logger.ts';
 import { createAddressCipher } from '../privacy/address-cipher.ts';
 import { prefersHtml, type AppEnv, type RouteDeps } from './context.ts';
+import { tokensMatch } from './staff.ts';
 import { readerPagePolicy, type SiteLink } from './html.ts';
 import {
   formPage,
@@ -83,6 +86,10 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   const addressCipher =
     deps.config.emailKey === undefined ? null : createAddressCipher({ key: deps.config.emailKey });
   const apiOrigin = new URL(deps.config.apiPublicUrl).origin;
+  const delayedAfterMs =
+    (deps.maxOutboxAgeSeconds ??
+      deps.config.monitor?.thresholds.maxOutboxAgeSeconds ??
+      DEFAULT_THRESHOLDS.maxOutboxAgeSeconds) * 1000;
   const guard = createSubmissionGuard({
     config: deps.config,
     // The API's own form page, which shows a rejected comment again, posts from the API origin.
@@ -179,6 +186,31 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       }),
       idempotencyKey: submission.idempotencyKey,
     };
+  }
+
+  /**
+   * Returns the comment as its reader sees it: a comment still undelivered after the health
+   * threshold for the outbox age is shown like a dead letter, "received, delivery delayed", so
+   * that a reader is told of a stall rather than shown "received" forever.
+   */
+  function asShown(comment: StoredComment): StoredComment {
+    if (comment.status !== 'received') return comment;
+    const ageMs = clock.now().getTime() - comment.createdAt.getTime();
+    return ageMs > delayedAfterMs ? { ...comment, status: 'dead' } : comment;
+  }
+
+  /**
+   * Returns true for a request of the canary, which carries the staff token in CANARY_HEADER.
+   * Raises ApiError for a wrong token, so that a misconfigured canary fails loudly.
+   */
+  function isCanary(c: Context): boolean {
+    const presented = c.req.header(CANARY_HEADER);
+    if (presented === undefined) return false;
+    if (tokensMatch(presented, deps.config.staffToken)) return true;
+    throw new ApiError('unauthorized', {
+      message: `The ${CANARY_HEADER} header does not carry the staff token.`,
+      field: CANARY_HEADER,
+    });
   }
 
   function rememberReceipt(c: Context, receipt: string): void {
@@ -328,6 +360,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       const variant = sites.variantOf(origin);
       let read: ReadBody | null = null;
       let accepted: Accepted;
+      let canary = false;
       try {
         read = await readSubmissionBody(c);
         if (read.guards.honeypotFilled) {
@@ -337,11 +370,16 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         const checked = validateSubmission(read);
         if (!checked.ok) throw new ApiError('invalid_comment', { issues: checked.issues });
         accepted = await checkAgainstContent(checked.submission, variant);
-        await guard.admit(c, {
-          post: accepted.post.id,
-          turnstileToken: read.guards.turnstileToken,
-          requestId: c.get('requestId'),
-        });
+        canary = isCanary(c);
+        // The canary is exempt from rate limits and Turnstile, which no machine can pass, but
+        // goes through every other step a reader's comment does.
+        if (!canary) {
+          await guard.admit(c, {
+            post: accepted.post.id,
+            turnstileToken: read.guards.turnstileToken,
+            requestId: c.get('requestId'),
+          });
+        }
       } catch (error) {
         if (error instanceof RateLimitedError) {
           c.header('Retry-After', String(error.retryAfterSeconds));
@@ -354,7 +392,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       let stored: StoredComment;
       let emailKept = false;
       try {
-        const comment = newComment(accepted);
+        const comment = { ...newComment(accepted), canary };
         const address =
           email === null || addressCipher === null
             ? undefined
@@ -463,13 +501,13 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
     const receipts = receiptsFromCookie(getCookie(c, RECEIPTS_COOKIE));
     const comments = (await store.getMany(receipts)).reverse();
     if (!prefersHtml(c, 'text/html')) {
-      return c.json({ receipts: comments.map(receiptJson) });
+      return c.json({ receipts: comments.map((comment) => receiptJson(asShown(comment))) });
     }
     const sentHere = new Set(receipts);
     // The header links to the blog of the newest comment, the one the reader most likely came from.
     const newest = comments[0];
     const page = receiptsPage(
-      comments.map((comment) => receiptView(comment, sentHere)),
+      comments.map((comment) => receiptView(asShown(comment), sentHere)),
       {
         site: siteLink(newest === undefined ? 'public' : siteOf(newest)),
         remembered: RECEIPTS_KEPT,
@@ -492,9 +530,9 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
       });
       return c.html(page, 404);
     }
-    if (!html) return c.json(receiptJson(comment));
+    if (!html) return c.json(receiptJson(asShown(comment)));
     const sentHere = new Set(receiptsFromCookie(getCookie(c, RECEIPTS_COOKIE)));
-    return c.html(statusPage(receiptView(comment, sentHere), siteLink(siteOf(comment))));
+    return c.html(statusPage(receiptView(asShown(comment), sentHere), siteLink(siteOf(comment))));
   });
 
   return app;

@@ -7,6 +7,7 @@ import type { CommentStore } from '../outbox/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { CommentIndex, PostLookup } from '../platform/content-index.ts';
 import type { IdGenerator } from '../platform/ids.ts';
+import type { HealthReport } from '../monitor/checks.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Sites } from './sites.ts';
 
@@ -31,6 +32,8 @@ export interface AppDeps {
   maxOutboxAgeSeconds?: number;
   /** The rate limiter, client address and siteverify fetch of the submission route. */
   abuse?: AbuseDeps;
+  /** Evaluates the health checks (the monitor's report); the outbox checks alone when absent. */
+  health?: () => Promise<HealthReport>;
 }
 
 /** Dependencies plus what the app derives from them once. */

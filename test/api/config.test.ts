@@ -1,3 +1,4 @@
+import { DEFAULT_MONITOR_SETTINGS } from '../../api/monitor/settings.ts';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV, parseConfig } from '../../api/config.ts';
 
@@ -27,6 +28,7 @@ describe('parseConfig', () => {
       apiPublicUrl: 'http://127.0.0.1:8787',
       staffToken: 'a'.repeat(32),
       webhookSecret: 'b'.repeat(32),
+      monitor: DEFAULT_MONITOR_SETTINGS,
     });
   });
 

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_DELIVERY_ATTEMPTS, permanentFailure } from '../../api/deliv
 import { createDeliveryWorker, type DeliveryWorker } from '../../api/delivery/worker.ts';
 import { ForgeError } from '../../api/forge/types.ts';
 import { openSqliteStore } from '../../api/outbox/sqlite-store.ts';
+import type { DeadLetterCause } from '../../api/outbox/types.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import {
   POSTS,
@@ -46,10 +47,10 @@ function forgeError(
   });
 }
 
-const PERMANENT: Array<[string, ForgeError]> = [
-  ['401 bad credentials', forgeError(401, false)],
-  ['404 repository not found', forgeError(404, false)],
-  ['403 forbidden without rate-limit signs', forgeError(403, false)],
+const PERMANENT: Array<[string, ForgeError, DeadLetterCause]> = [
+  ['401 bad credentials', forgeError(401, false), 'credentials'],
+  ['404 repository not found', forgeError(404, false), 'not_found'],
+  ['403 forbidden without rate-limit signs', forgeError(403, false), 'forbidden'],
 ];
 
 const RETRYABLE: Array<[string, Error]> = [
@@ -144,13 +145,36 @@ describe('attempt limit', () => {
 });
 
 describe('permanent errors', () => {
-  it.each(PERMANENT)('moves %s to dead letters at once', async (_name, error) => {
+  it.each(PERMANENT)('moves %s to dead letters at once', async (_name, error, cause) => {
     const receipt = await submitComment(harness);
     const [outcome] = await failAttempts(harness.worker, error, 1);
-    expect(outcome).toMatchObject({ commentId: receipt, outcome: 'dead' });
+    expect(outcome).toMatchObject({ commentId: receipt, outcome: 'dead', cause });
     const stored = await harness.store.get(receipt);
     expect(stored?.status).toBe('dead');
     expect(stored?.attempts).toBe(1);
+    const [letter] = await harness.store.listDeadLetters();
+    expect(letter?.cause).toBe(cause);
+  });
+
+  it('files an exhausted comment under attempts', async () => {
+    await submitComment(harness);
+    await failAttempts(workerWith(1), forgeError(503, true), 1);
+    const [letter] = await harness.store.listDeadLetters();
+    expect(letter?.cause).toBe('attempts');
+  });
+
+  it('requeues one cause and leaves the others', async () => {
+    const byCredentials = await submitComment(harness, { ...VALID_COMMENT, text: 'First.' });
+    await failAttempts(harness.worker, forgeError(401, false), 1);
+    const byAttempts = await submitComment(harness, { ...VALID_COMMENT, text: 'Second.' });
+    await failAttempts(workerWith(1), forgeError(503, true), 1);
+    const requeued = await harness.store.requeueDeadLetters(
+      { cause: 'credentials' },
+      harness.clock.now(),
+    );
+    expect(requeued).toEqual([byCredentials]);
+    expect((await harness.store.get(byCredentials))?.status).toBe('received');
+    expect((await harness.store.get(byAttempts))?.status).toBe('dead');
   });
 
   it.each(RETRYABLE)('keeps %s retryable before the limit', async (_name, error) => {
@@ -257,15 +281,15 @@ describe('health with dead letters', () => {
     });
   });
 
-  it('turns degraded with the count', async () => {
+  it('turns down with the count', async () => {
     await makeDeadLetter();
     await makeDeadLetter('Another comment.');
     const response = await harness.app.request('/api/health');
     expect(response.status).toBe(503);
     expect(await readJson(response)).toMatchObject({
-      status: 'degraded',
+      status: 'down',
       deadLetters: 2,
-      checks: { deadLetters: { status: 'degraded', value: 2, threshold: 0 } },
+      checks: { deadLetters: { status: 'down', value: 2, threshold: 0 } },
     });
   });
 });
@@ -383,11 +407,12 @@ describe('schema migration', () => {
     const store = openSqliteStore({ path });
     try {
       expect((await store.get(ID))?.attempts).toBe(3);
-      expect(await store.markDead(ID, 'HTTP 401', new Date(1_000))).toBe(true);
+      expect(await store.markDead(ID, 'HTTP 401', new Date(1_000), 'credentials')).toBe(true);
       expect(await store.listDeadLetters()).toEqual([
         {
           id: ID,
           post: 'hello-world',
+          cause: 'credentials',
           attempts: 4,
           lastError: 'HTTP 401',
           deadSince: new Date(1_000),
@@ -397,7 +422,7 @@ describe('schema migration', () => {
       await store.close();
     }
     const db = new DatabaseSync(path);
-    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 3 });
+    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 4 });
     db.close();
   });
 

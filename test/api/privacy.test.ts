@@ -416,7 +416,7 @@ describe('outbox schema upgrade', () => {
       await store.close();
     }
     const reopened = new DatabaseSync(path);
-    expect(reopened.prepare('PRAGMA user_version').get()).toEqual({ user_version: 3 });
+    expect(reopened.prepare('PRAGMA user_version').get()).toEqual({ user_version: 4 });
     reopened.close();
   });
 });

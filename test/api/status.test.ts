@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CHECK_NAMES } from '../../api/monitor/checks.ts';
 import {
   VALID_COMMENT,
   closedPayload,
@@ -72,26 +73,53 @@ describe('health', () => {
   it('is ok with an empty outbox', async () => {
     const response = await harness.app.request('/api/health');
     expect(response.status).toBe(200);
-    expect(await readJson(response)).toEqual({
+    const json = await readJson(response);
+    expect(json).toMatchObject({
       status: 'ok',
       outbox: { depth: 0, oldestAgeSeconds: 0 },
       deadLetters: 0,
       checks: {
-        outboxAge: { status: 'ok', value: 0, threshold: 300 },
-        deadLetters: { status: 'ok', value: 0, threshold: 0 },
+        outboxAge: { status: 'ok', value: 0, threshold: 300, unit: 'seconds' },
+        deadLetters: { status: 'ok', value: 0, threshold: 0, unit: 'comments' },
+        outboxDepth: { status: 'ok', value: 0, threshold: 500 },
+        reviewDeadline: { status: 'ok', value: 0 },
       },
       lastDelivery: null,
     });
   });
 
-  it('is degraded when a comment waits too long', async () => {
+  it('lists every check with a value, threshold and detail', async () => {
+    const json = await readJson(await harness.app.request('/api/health'));
+    const checks = json.checks as Record<string, Record<string, unknown>>;
+    expect(Object.keys(checks).sort()).toEqual([...CHECK_NAMES].sort());
+    for (const check of Object.values(checks)) {
+      expect(check).toHaveProperty('value');
+      expect(check).toHaveProperty('threshold');
+      expect(typeof check['detail']).toBe('string');
+    }
+  });
+
+  it('is down when a comment waits too long', async () => {
     await submitComment(harness);
     harness.clock.advance(301_000);
     const response = await harness.app.request('/api/health');
     expect(response.status).toBe(503);
     expect(await readJson(response)).toMatchObject({
-      status: 'degraded',
+      status: 'down',
       outbox: { depth: 1, oldestAgeSeconds: 301 },
+      checks: { outboxAge: { status: 'down', value: 301, threshold: 300 } },
+    });
+  });
+
+  it('is degraded past the review deadline', async () => {
+    await submitComment(harness);
+    await harness.worker.drain();
+    harness.clock.advance(73 * 3_600_000);
+    const response = await harness.app.request('/api/health');
+    expect(response.status).toBe(200);
+    expect(await readJson(response)).toMatchObject({
+      status: 'degraded',
+      checks: { reviewDeadline: { status: 'degraded', value: 1, threshold: 0 } },
     });
   });
 

@@ -191,6 +191,7 @@ describe('proposal', () => {
     date: '2026-03-01T12:00:00.000Z',
     fingerprint: 'f',
     idempotencyKey: null,
+    canary: false,
     status: 'received' as const,
     attempts: 0,
     nextAttemptAt: null,

@@ -21,6 +21,12 @@ export type FaultDecision =
       /** Sent as `retry-after`; for 403 and 429 also sets `x-ratelimit-remaining: 0`. */
       retryAfterSeconds?: number;
     }
+  /**
+   * Rejects the credentials (401 "Bad credentials") or the permission (403 "Resource not
+   * accessible by integration"), without rate-limit headers, as GitHub does for a revoked token
+   * or an App whose permissions were reduced.
+   */
+  | { kind: 'deny'; status: 401 | 403 }
   /** Performs the request, then responds with this status, as a gateway that timed out does. */
   | { kind: 'fail-after-effect'; status: 500 | 502 | 503 | 504 }
   /** Performs the request, then closes the connection without a response (a client time-out). */

@@ -259,7 +259,14 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
       operation = found.route.operation;
       sequence += 1;
       const fault = options.faults?.({ method, path: url.pathname, operation, sequence });
-      if (fault?.kind === 'fail') {
+      if (fault?.kind === 'deny') {
+        result = errorResponse(
+          new GitHubHttpError(
+            fault.status,
+            fault.status === 401 ? 'Bad credentials' : 'Resource not accessible by integration',
+          ),
+        );
+      } else if (fault?.kind === 'fail') {
         result = faultResponse(fault);
       } else {
         const body = method === 'GET' || method === 'DELETE' ? {} : await readJsonBody(request);

@@ -1,0 +1,414 @@
+// The monitor runs the pipeline's health checks on a schedule, sends the canary, requeues dead
+// letters whose cause has cleared, and alerts when the overall status changes. It is what turns
+// "the forge started rejecting us" into an alert within minutes rather than weeks of silence.
+//
+// Alerts follow the overall status, not each check: one alert when it leaves ok (or gets worse),
+// one when it gets better, and one "resolved" when it is ok again. A failure usually turns several
+// checks red one after another (dead letters, then the canary, then the outbox age), and that is
+// one incident, so it is one alert. Every check's own state change is logged.
+import type { ApiConfig } from '../config.ts';
+import type { ForgeClient } from '../forge/types.ts';
+import type { CommentStore, DeadLetterCause } from '../outbox/types.ts';
+import { sleep, type Clock } from '../platform/clock.ts';
+import type { PostLookup } from '../platform/content-index.ts';
+import { errorMessage, type Logger } from '../platform/logger.ts';
+import type { AlertEvent, AlertSender } from './alerts.ts';
+import { createCanary, type Canary } from './canary.ts';
+import {
+  CHECK_NAMES,
+  evaluateHealth,
+  type CheckName,
+  type CheckResult,
+  type CheckStatus,
+  type ForgeCheckState,
+  type HealthInputs,
+  type HealthReport,
+  type HealthThresholds,
+  type RebuildCheckState,
+  type SiteDeployment,
+  type SilenceCheckState,
+} from './checks.ts';
+import { DEFAULT_MONITOR_SETTINGS, type MonitorSettings } from './settings.ts';
+import { learnHourOfWeekRates, silenceCheck } from './silence.ts';
+
+/** Dead-letter causes that an operator fixes on the forge side, after which delivery works again. */
+const RECOVERABLE_CAUSES: readonly DeadLetterCause[] = ['credentials', 'forbidden', 'not_found'];
+
+/** Key of the last alerted overall status in the store's monitor state. */
+const ALERT_STATE_KEY = 'alert-state';
+
+/** Weeks of comment history the silence check learns from. */
+const SILENCE_HISTORY_WEEKS = 8;
+
+export interface DeploymentSource {
+  /** Head of the base branch, or null when it cannot be read. */
+  baseHead(): Promise<string | null>;
+  deployments(): Promise<SiteDeployment[]>;
+}
+
+export interface MonitorOptions {
+  store: CommentStore;
+  forge: ForgeClient;
+  clock: Clock;
+  logger: Logger;
+  posts: PostLookup;
+  config: Pick<ApiConfig, 'publicSiteUrl' | 'apiPublicUrl' | 'staffToken'>;
+  settings?: MonitorSettings;
+  /** Sends a request to the API's own routes; the canary posts through it. */
+  submit: (request: Request) => Promise<Response>;
+  /** Tells the delivery worker that requeued comments are due. */
+  wakeWorker: () => void;
+  /** Alert delivery; no alerts are sent when absent. */
+  alerts?: AlertSender;
+  /** The deployed sites and the base branch, for the rebuild check. */
+  deployments?: DeploymentSource;
+  /** Dates of the comments in the repository, for the silence check. */
+  commentHistory?: () => Promise<Date[]>;
+  /** Time between runs of the checks, in milliseconds; 15 seconds when absent. */
+  tickMs?: number;
+  /** Time between forge access checks, in milliseconds; 5 minutes when absent. */
+  forgeCheckMs?: number;
+  /** Time between attempts to deliver a recoverable dead letter, in milliseconds; 1 minute. */
+  recoveryProbeMs?: number;
+  /** Time between relearning the comment rate, in milliseconds; 1 hour when absent. */
+  silenceRefreshMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface Monitor {
+  /** Runs `tick` every tickMs in the background until `stop`. */
+  start(): void;
+  stop(): Promise<void>;
+  /** Runs the scheduled work that is due, evaluates the checks and alerts on a change. */
+  tick(): Promise<HealthReport>;
+  /** Evaluates the checks now without running scheduled work. */
+  report(): Promise<HealthReport>;
+}
+
+interface AlertState {
+  status: CheckStatus;
+  since: string;
+  /** The check the firing alert was named after. */
+  check?: CheckName;
+}
+
+function formatValue(check: CheckResult): string {
+  if (check.value === null) return 'none';
+  return check.unit === null ? String(check.value) : `${check.value} ${check.unit}`;
+}
+
+function formatThreshold(check: CheckResult): string {
+  if (check.threshold === null) return 'pass or fail';
+  return check.unit === null ? String(check.threshold) : `${check.threshold} ${check.unit}`;
+}
+
+/**
+ * Reads the checks' inputs that the outbox holds, with the others left unmeasured; the health
+ * route uses it alone when no monitor runs.
+ */
+export async function storeHealthInputs(
+  store: CommentStore,
+  now: Date,
+  thresholds: HealthThresholds,
+): Promise<HealthInputs> {
+  const reviewCutoff = new Date(now.getTime() - thresholds.reviewDeadlineHours * 3_600_000);
+  const [outbox, deadLetters, lastProposedAt, review] = await Promise.all([
+    store.outboxStats(now),
+    store.countDeadLetters(),
+    store.lastProposedAt(),
+    store.reviewStats(reviewCutoff),
+  ]);
+  return {
+    now,
+    thresholds,
+    outbox,
+    deadLetters,
+    lastProposedAt,
+    review,
+    forge: { kind: 'unchecked' },
+    canary: null,
+    rebuilds: null,
+    silence: null,
+    alerts: null,
+  };
+}
+
+export function createMonitor(options: MonitorOptions): Monitor {
+  const { store, forge, clock, logger } = options;
+  const settings = options.settings ?? DEFAULT_MONITOR_SETTINGS;
+  const thresholds: HealthThresholds = settings.thresholds;
+  const tickMs = options.tickMs ?? 15_000;
+  const forgeCheckMs = options.forgeCheckMs ?? 5 * 60_000;
+  const recoveryProbeMs = options.recoveryProbeMs ?? 60_000;
+  const silenceRefreshMs = options.silenceRefreshMs ?? 60 * 60_000;
+  const canaryIntervalMs = settings.canaryIntervalMinutes * 60_000;
+
+  const canary: Canary | null =
+    canaryIntervalMs === 0
+      ? null
+      : createCanary({
+          store,
+          forge,
+          clock,
+          logger,
+          posts: options.posts,
+          intervalMs: canaryIntervalMs,
+          submit: options.submit,
+          publicSiteUrl: options.config.publicSiteUrl,
+          apiPublicUrl: options.config.apiPublicUrl,
+          staffToken: options.config.staffToken,
+          ...(settings.canaryPost === undefined ? {} : { postId: settings.canaryPost }),
+          ...(settings.deadmanUrl === undefined ? {} : { deadmanUrl: settings.deadmanUrl }),
+          ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+        });
+
+  let forgeState: ForgeCheckState = { kind: 'unchecked' };
+  let lastForgeCheck = Number.NEGATIVE_INFINITY;
+  let lastProbe = Number.NEGATIVE_INFINITY;
+  let silenceState: SilenceCheckState | null = null;
+  let silenceRates: ReturnType<typeof learnHourOfWeekRates> | null = null;
+  let silenceHistory: Date[] = [];
+  let lastSilenceLearn = Number.NEGATIVE_INFINITY;
+  let rebuildState: RebuildCheckState | null = null;
+  const checkStates = new Map<CheckName, CheckStatus>();
+  let alertState: AlertState | null = null;
+  let running = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let stopSignal = new AbortController();
+
+  async function refreshForge(now: number): Promise<void> {
+    if (now - lastForgeCheck < forgeCheckMs) return;
+    lastForgeCheck = now;
+    try {
+      forgeState = { kind: 'checked', at: clock.now(), report: await forge.checkAccess() };
+    } catch (error) {
+      forgeState = { kind: 'unreachable', at: clock.now(), error: errorMessage(error) };
+    }
+  }
+
+  /**
+   * Requeues dead letters of recoverable causes once a delivery has succeeded after the last of
+   * them failed, which shows the cause has cleared. Until then it retries the oldest one now and
+   * then, so that recovery is noticed even when no reader comments.
+   */
+  async function recoverDeadLetters(now: number): Promise<void> {
+    const letters = (await store.listDeadLetters()).filter((letter) =>
+      RECOVERABLE_CAUSES.includes(letter.cause),
+    );
+    if (letters.length === 0) return;
+    const latestFailure = Math.max(...letters.map((letter) => letter.deadSince.getTime()));
+    const lastProposed = (await store.lastProposedAt())?.getTime() ?? Number.NEGATIVE_INFINITY;
+    if (lastProposed > latestFailure) {
+      const requeued: string[] = [];
+      for (const cause of RECOVERABLE_CAUSES) {
+        requeued.push(...(await store.requeueDeadLetters({ cause }, clock.now())));
+      }
+      logger.info('dead letters requeued after the forge accepted a delivery', {
+        count: requeued.length,
+      });
+      options.wakeWorker();
+      return;
+    }
+    if (now - lastProbe < recoveryProbeMs) return;
+    lastProbe = now;
+    const oldest = letters[0];
+    if (oldest === undefined) return;
+    await store.requeueDeadLetters([oldest.id], clock.now());
+    logger.info('retrying one dead letter to see whether the forge works again', {
+      commentId: oldest.id,
+      cause: oldest.cause,
+    });
+    options.wakeWorker();
+  }
+
+  async function refreshSilence(now: number): Promise<void> {
+    const since = new Date(now - SILENCE_HISTORY_WEEKS * 7 * 24 * 3_600_000);
+    if (now - lastSilenceLearn >= silenceRefreshMs) {
+      lastSilenceLearn = now;
+      const repository = options.commentHistory === undefined ? [] : await options.commentHistory();
+      // A merged comment is both a file in the repository and a row in the outbox, with the same
+      // time, so each time counts once.
+      const times = new Set<number>();
+      for (const date of [...repository, ...(await store.acceptedSince(since))]) {
+        if (date.getTime() >= since.getTime()) times.add(date.getTime());
+      }
+      silenceHistory = [...times].sort((a, b) => a - b).map((time) => new Date(time));
+      silenceRates = learnHourOfWeekRates(silenceHistory, {
+        now: new Date(now),
+        weeks: SILENCE_HISTORY_WEEKS,
+      });
+    }
+    if (silenceRates === null) return;
+    const live = await store.acceptedSince(silenceHistory.at(-1) ?? since);
+    const last = [...silenceHistory, ...live].reduce<Date | null>(
+      (latest, date) => (latest === null || date > latest ? date : latest),
+      null,
+    );
+    const result = silenceCheck(silenceRates, { lastCommentAt: last, now: new Date(now) });
+    silenceState = {
+      kind: 'measured',
+      status: result.status,
+      expected: result.expected,
+      probability: result.probability,
+      threshold: result.threshold,
+      silentForMs: result.silentSinceMs ?? 0,
+    };
+  }
+
+  async function refreshRebuilds(): Promise<void> {
+    const source = options.deployments;
+    if (source === undefined) return;
+    const [baseHead, deployments] = await Promise.all([source.baseHead(), source.deployments()]);
+    const lagging =
+      baseHead !== null && deployments.some((deployment) => deployment.commit !== baseHead);
+    const laggingSince = lagging ? (rebuildState?.laggingSince ?? clock.now()) : null;
+    rebuildState = { baseHead, deployments, laggingSince };
+  }
+
+  async function gather(): Promise<HealthInputs> {
+    const alerts = options.alerts?.status();
+    return {
+      ...(await storeHealthInputs(store, clock.now(), thresholds)),
+      forge: forgeState,
+      canary: canary === null ? { intervalMs: 0, last: null, lastSuccessAt: null } : canary.state(),
+      rebuilds: rebuildState,
+      silence: silenceState,
+      alerts:
+        alerts === undefined
+          ? { configured: false, pending: 0, undeliverable: 0, lastError: null }
+          : {
+              configured: true,
+              pending: alerts.pending,
+              undeliverable: alerts.undeliverable,
+              lastError: alerts.lastError,
+            },
+    };
+  }
+
+  function logCheckChanges(report: HealthReport): void {
+    for (const name of CHECK_NAMES) {
+      const check = report.checks[name];
+      const before = checkStates.get(name) ?? 'ok';
+      checkStates.set(name, check.status);
+      if (before === check.status) continue;
+      const fields = {
+        check: name,
+        from: before,
+        to: check.status,
+        value: check.value,
+        threshold: check.threshold,
+        detail: check.detail,
+      };
+      if (check.status === 'ok') logger.info('health check recovered', fields);
+      else logger.error('health check failing', fields);
+    }
+  }
+
+  async function loadAlertState(): Promise<AlertState> {
+    if (alertState !== null) return alertState;
+    const stored = await store.getState(ALERT_STATE_KEY);
+    if (stored !== null) {
+      try {
+        alertState = JSON.parse(stored) as AlertState;
+        return alertState;
+      } catch {
+        logger.warn('stored alert state is unreadable; assuming ok');
+      }
+    }
+    alertState = { status: 'ok', since: clock.now().toISOString() };
+    return alertState;
+  }
+
+  async function alertOnChange(report: HealthReport): Promise<void> {
+    const previous = await loadAlertState();
+    if (previous.status === report.status) return;
+    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
+    // The alert is named after the worst failing check, so that its runbook link points where an
+    // operator starts; the summary lists every failing check.
+    const primary: CheckName | 'pipeline' =
+      failing.find((name) => report.checks[name].status === report.status) ??
+      previous.check ??
+      'pipeline';
+    const check = primary === 'pipeline' ? null : report.checks[primary];
+    const event: AlertEvent = {
+      check: primary,
+      state: report.status === 'ok' ? 'resolved' : 'firing',
+      summary:
+        report.status === 'ok'
+          ? `Comment pipeline is ok again; it was ${previous.status} since ${previous.since}.`
+          : `Comment pipeline is ${report.status}. ` +
+            failing.map((name) => `${name}: ${report.checks[name].detail}`).join(' '),
+      value: check === null ? report.status : formatValue(check),
+      threshold: check === null ? 'ok' : formatThreshold(check),
+      at: clock.now(),
+      instance: options.config.apiPublicUrl,
+    };
+    alertState = {
+      status: report.status,
+      since: clock.now().toISOString(),
+      ...(report.status === 'ok' || primary === 'pipeline' ? {} : { check: primary }),
+    };
+    await store.putState(ALERT_STATE_KEY, JSON.stringify(alertState), clock.now());
+    logger[report.status === 'ok' ? 'info' : 'error']('pipeline status changed', {
+      from: previous.status,
+      to: report.status,
+      failing: failing.join(','),
+      alerted: options.alerts !== undefined,
+    });
+    options.alerts?.send(event);
+  }
+
+  /** Runs one piece of scheduled work, so that one failing part does not stop the others. */
+  async function guarded(name: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      logger.error('monitor task failed', { task: name, error: errorMessage(error) });
+    }
+  }
+
+  async function tick(): Promise<HealthReport> {
+    const now = clock.now().getTime();
+    await guarded('forge check', () => refreshForge(now));
+    await guarded('dead letter recovery', () => recoverDeadLetters(now));
+    if (canary !== null) await guarded('canary', () => canary.step());
+    await guarded('silence check', () => refreshSilence(now));
+    await guarded('rebuild check', refreshRebuilds);
+    const report = evaluateHealth(await gather());
+    logCheckChanges(report);
+    await alertOnChange(report);
+    return report;
+  }
+
+  async function loop(): Promise<void> {
+    logger.info('monitor started', { tickMs, canaryIntervalMs });
+    while (running) {
+      try {
+        await tick();
+      } catch (error) {
+        logger.error('monitor run failed', { error: errorMessage(error) });
+      }
+      await sleep(clock, tickMs, stopSignal.signal);
+    }
+    logger.info('monitor stopped');
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      stopSignal = new AbortController();
+      loopDone = loop();
+    },
+    async stop() {
+      running = false;
+      stopSignal.abort();
+      await loopDone;
+      await options.alerts?.stop();
+    },
+    tick,
+    async report() {
+      return evaluateHealth(await gather());
+    },
+  };
+}
