@@ -13,6 +13,13 @@ import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
 import { createSiteBuilder, type BuildRecord, type SiteBuilder } from '../sites/builder.ts';
+import {
+  createDeployHooks,
+  type DeployHookConfig,
+  type DeployHooks,
+} from '../sites/deploy-hooks.ts';
+import { openSqliteTriggerLog } from '../sites/deploy-trigger-log.ts';
+import { builderDeployment, hostedDeployments } from '../sites/deployments.ts';
 import { startStaticSiteServer, type StaticSiteServer } from '../sites/static-server.ts';
 import { startApiServer, type ApiServer } from './server.ts';
 
@@ -38,6 +45,13 @@ export interface LocalStackOptions {
   emailKey?: Uint8Array<ArrayBuffer>;
   /** Days a stored email address is kept (ApiConfig.emailRetentionDays). */
   emailRetentionDays?: number;
+  /**
+   * Milliseconds between reconciliation runs, which also run once at start; false runs them only
+   * through `api.reconcile()`. Every 10 minutes when absent.
+   */
+  reconcileIntervalMs?: number | false;
+  /** Deploy hooks of hosted sites, triggered on each merge besides the local rebuild. */
+  deployHooks?: DeployHookConfig;
 }
 
 export interface LocalStack {
@@ -48,6 +62,8 @@ export interface LocalStack {
   forgeClient: ForgeClient;
   api: ApiServer;
   builder: SiteBuilder;
+  /** The hosted sites' deploy hooks, when `deployHooks` was given. */
+  deployHooks: DeployHooks | null;
   /** The first build of both sites, finished by the time startLocalStack returns. */
   firstBuild: Promise<BuildRecord>;
   close(): Promise<void>;
@@ -169,6 +185,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // checkout that the first build makes.
     const firstBuild = builder.rebuild('start');
     await firstBuild;
+    let deployHooks: DeployHooks | null = null;
+    if (options.deployHooks !== undefined) {
+      const triggerLog = openSqliteTriggerLog(path.join(dataDir, 'deploy-triggers.sqlite'));
+      closers.push(async () => triggerLog.close());
+      deployHooks = createDeployHooks({
+        hooks: options.deployHooks.hooks,
+        log: triggerLog,
+        logger,
+      });
+    }
+    const deployments = [
+      builderDeployment(builder, logger),
+      ...(deployHooks === null || options.deployHooks === undefined
+        ? []
+        : hostedDeployments(options.deployHooks, deployHooks)),
+    ];
     const forgeClient = createGitHubForge({
       octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
       owner,
@@ -195,12 +227,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       contentDir: builder.contentDir(),
       port: apiPort,
       logger,
-      onMerged: (sha) => {
+      onMerged: async (sha) => {
         if (options.rebuildOnMerge === false) return;
         builder.rebuild(`merge ${sha}`).catch((error: unknown) => {
           logger.error('site rebuild failed', { sha, error: errorMessage(error) });
         });
+        await deployHooks?.trigger(sha, `merge ${sha}`);
       },
+      sites: deployments,
+      ...(options.reconcileIntervalMs === false
+        ? {}
+        : {
+            reconcile:
+              options.reconcileIntervalMs === undefined
+                ? {}
+                : { intervalMs: options.reconcileIntervalMs },
+          }),
     });
     const startedApi = api;
     closers.push(() => startedApi.close());
@@ -218,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       forgeClient,
       api: startedApi,
       builder,
+      deployHooks,
       firstBuild,
       close: closeAll,
     };

@@ -12,6 +12,11 @@ import type { ApiConfig } from '../config.ts';
 import { renderCommentMarkdown } from '../content/render.ts';
 import { createDeliveryWorker, type DeliveryWorker } from '../delivery/worker.ts';
 import type { BackoffOptions } from '../delivery/backoff.ts';
+import { reconcile, type ReconcileSummary } from '../delivery/reconcile.ts';
+import {
+  startReconcileScheduler,
+  type ReconcileScheduler,
+} from '../delivery/reconcile-scheduler.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { openSqliteStore } from '../outbox/sqlite-store.ts';
 import type { CommentStore } from '../outbox/types.ts';
@@ -20,6 +25,7 @@ import { loadCommentIndex, loadPosts } from '../platform/content-index.ts';
 import { createIdGenerator } from '../platform/ids.ts';
 import { createStderrLogger, type Logger } from '../platform/logger.ts';
 import { startAddressPurge } from '../privacy/retention.ts';
+import type { SiteDeployment } from '../sites/deployments.ts';
 
 export interface ApiServerOptions {
   config: ApiConfig;
@@ -45,6 +51,13 @@ export interface ApiServerOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Keeps submission counts for the rate limits (config.rateLimits); in memory when absent. */
   rateLimiter?: RateLimiter;
+  /**
+   * Runs reconciliation at start and then every `intervalMs` (10 minutes when absent). Without
+   * this option it runs only when `reconcile()` is called.
+   */
+  reconcile?: { intervalMs?: number };
+  /** Deployed sites that reconciliation compares with the base branch. */
+  sites?: readonly SiteDeployment[];
 }
 
 export interface ApiServer {
@@ -59,6 +72,8 @@ export interface ApiServer {
    * The maps are refilled in place, because the routes and the worker hold them.
    */
   reloadContent(contentDir?: string): Promise<void>;
+  /** Runs one reconciliation with this server's store, forge and onMerged, and waits for it. */
+  reconcile(overrides?: { minAgeMs?: number }): Promise<ReconcileSummary>;
   /** Stops the worker after its delivery in flight, closes the server, then the database. */
   close(): Promise<void>;
 }
@@ -144,6 +159,26 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
   const port = (address satisfies AddressInfo).port;
   if (options.startWorker !== false) worker.start();
+  const reconcileOnce = (overrides: { minAgeMs?: number } = {}) =>
+    reconcile({
+      store,
+      forge: options.forge,
+      clock,
+      logger,
+      onMerged,
+      sites: options.sites ?? [],
+      ...overrides,
+    });
+  const scheduler: ReconcileScheduler | null =
+    options.reconcile === undefined
+      ? null
+      : startReconcileScheduler({
+          run: () => reconcileOnce(),
+          logger,
+          ...(options.reconcile.intervalMs === undefined
+            ? {}
+            : { intervalMs: options.reconcile.intervalMs }),
+        });
   logger.info('api listening', { url: `http://${host}:${port}`, posts: posts.size });
 
   return {
@@ -161,7 +196,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       refill(knownComments, freshComments);
       logger.info('content reloaded', { posts: posts.size, comments: knownComments.size });
     },
+    reconcile: reconcileOnce,
     async close() {
+      await scheduler?.stop();
       await worker.stop();
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));
