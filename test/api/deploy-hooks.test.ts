@@ -257,7 +257,11 @@ describe('deploy hooks', () => {
 describe('deploy hooks with webhooks and reconcile', () => {
   test('one trigger per site when reconcile and a late webhook report one merge', async () => {
     const hooks = hooksWith(createMemoryTriggerLog());
-    const harness = await createHarness({ onMerged: (sha) => hooks.trigger(sha, 'webhook') });
+    const harness = await createHarness({
+      onMerged: async (sha) => {
+        await hooks.trigger(sha, 'webhook');
+      },
+    });
     try {
       const receipt = await submitComment(harness);
       await harness.worker.drain();
