@@ -184,7 +184,11 @@ export function createDeployHooks(options: DeployHooksOptions): DeployHooks {
         return { site, sha, outcome: 'triggered', attempts: attempt };
       }
       if (last) {
-        logger.error('deploy hook failed; the next reconciliation triggers it again', fields);
+        // Reconciliation sends it again only when the site's deployed commit URL is set.
+        logger.error('deploy hook failed after the last attempt', {
+          ...fields,
+          retriedBy: DEPLOYED_COMMIT_ENV[site],
+        });
         return { site, sha, outcome: 'failed', attempts: attempt };
       }
       const delay = Math.min(
