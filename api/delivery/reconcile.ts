@@ -4,11 +4,11 @@
 //
 // Each run compares the receipts last updated more than `minAgeMs` ago with the forge:
 // - proposed, pull request no longer open: mark published (merged) or declined (closed), record
-//   the merge and trigger the rebuild hook once per merge sha, and delete the comment branch;
-// - received or dead, pull request open on the forge: record it as proposed (the worker crashed
-//   after the forge opened it and before the store recorded it);
-// then compares each deployed site's commit with the base branch head and rebuilds a site that
-// lags.
+//   the merge and trigger the rebuild hook once per merge sha, and delete the comment branch.
+// - received or dead, pull request open on the forge: record it as proposed. The worker crashed
+//   after the forge opened it and before the store recorded it.
+// Then it compares each deployed site's commit with the base branch head and rebuilds a site
+// that lags.
 //
 // Forge requests per run: one per 100 open pull requests, one read per proposed receipt whose
 // pull request is no longer open (at most `maxPullReads`), one delete per closed branch and one
@@ -30,7 +30,7 @@ export interface ReconcileOptions {
   forge: ForgeClient;
   clock: Clock;
   logger: Logger;
-  /** Called once per merge commit that no webhook recorded; the same hook the API's onMerged is. */
+  /** Hook called once per merge commit that no webhook recorded, the same as the API's onMerged. */
   onMerged: (mergeSha: string) => void | Promise<void>;
   /** Deployed sites to compare with the base branch; none skips the comparison. */
   sites?: readonly SiteDeployment[];
@@ -77,7 +77,7 @@ function emptySummary(): ReconcileSummary {
   };
 }
 
-/** True for a forge error that asks callers to wait, such as a rate limit. */
+/** Returns true for a forge error that carries a wait time, such as a rate limit. */
 function asksToWait(error: unknown): boolean {
   return error instanceof ForgeError && error.retryAfterMs !== null;
 }
@@ -145,6 +145,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   async function settleClosed(receipt: StoredComment, number: number): Promise<void> {
     const pull = await forge.getPullRequest(number);
     if (pull === null) {
+      // NOTE: the receipt stays proposed and is read again on every run until staff decline it.
       summary.missingPullRequests += 1;
       logger.error('reconcile: the forge has no pull request for a proposed receipt', {
         commentId: receipt.id,
@@ -175,6 +176,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
         pullRequest: number,
       });
     }
+    // NOTE: the receipt is settled by now, so a failed delete is not retried by a later run.
     await forge.deleteBranch(pull.branch);
     summary.branchesDeleted += 1;
   }

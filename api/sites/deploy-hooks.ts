@@ -1,6 +1,6 @@
 // Deploy hooks of hosted sites: a POST to a secret URL makes the host (Cloudflare Pages, Netlify
 // and the like) build the site from the base branch again. Each site is triggered at most once
-// per merge commit, whoever reports the merge (webhook, staff route, redelivery or
+// per merge commit, whichever path reports the merge (webhook, staff route, redelivery or
 // reconciliation), because a successful trigger is stored by site and sha before the call
 // returns. A failed POST is retried with exponential backoff.
 import * as v from 'valibot';
@@ -85,7 +85,7 @@ export interface DeployRetryOptions {
   attempts: number;
   /** Wait before the first retry, in milliseconds; it doubles with each retry. */
   initialDelayMs: number;
-  /** Longest wait between attempts, in milliseconds, retry-after included. */
+  /** Maximum wait between attempts, in milliseconds, retry-after included. */
   maxDelayMs: number;
 }
 
@@ -130,7 +130,7 @@ function retryAfterMs(response: Response): number | null {
   return Number.isFinite(value) && value >= 0 ? value * 1000 : null;
 }
 
-/** Whether a POST that got `status` may succeed when sent again. */
+/** Returns whether a POST that got `status` may succeed when sent again. */
 function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
@@ -160,8 +160,8 @@ export function createDeployHooks(options: DeployHooksOptions): DeployHooks {
       let waitMs: number | null = null;
       let error: string | null = null;
       try {
-        // The sha and reason travel in the body for hosts that keep it; the hook URL itself is a
-        // secret and never reaches a log line.
+        // The body carries the sha and reason for hosts that keep it. The hook URL is a secret,
+        // so no log line contains it.
         const response = await send(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -187,7 +187,7 @@ export function createDeployHooks(options: DeployHooksOptions): DeployHooks {
         // Reconciliation sends it again only when the site's deployed commit URL is set.
         logger.error('deploy hook failed after the last attempt', {
           ...fields,
-          retriedBy: DEPLOYED_COMMIT_ENV[site],
+          hint: `set ${DEPLOYED_COMMIT_ENV[site]} so that reconciliation retries it`,
         });
         return { site, sha, outcome: 'failed', attempts: attempt };
       }

@@ -1,5 +1,5 @@
-// The deployed sites, as reconciliation sees them: where each one reports the commit it was built
-// from, and how to rebuild it. The local builder knows its own commit. A hosted site reports it
+// The deployed sites that reconciliation checks: where each one reports the commit it was built
+// from, and how to rebuild it. The local builder stores its own commit. A hosted site reports it
 // at a configured URL, and is rebuilt through its deploy hook.
 import { errorMessage, type Logger } from '../platform/logger.ts';
 import type { SiteBuilder } from './builder.ts';
@@ -12,7 +12,7 @@ import {
 
 /**
  * The commit a site was built from. `sha` is null when nothing was deployed yet. `known: false`
- * means the commit cannot be read, and `reason` says why.
+ * means the commit cannot be read, and `reason` gives the cause.
  */
 export type DeployedCommit = { known: true; sha: string | null } | { known: false; reason: string };
 
@@ -77,12 +77,12 @@ export function urlDeployedCommit(options: {
   };
 }
 
-/** A source for a site whose commit cannot be read, with the reason reconciliation logs. */
+/** Creates a source for a site whose commit cannot be read, with the reason to log. */
 export function unknownDeployedCommit(reason: string): DeployedCommitSource {
   return { read: async () => ({ known: false, reason }) };
 }
 
-/** The local builder as one deployment of both sites; its rebuild runs in the background. */
+/** Wraps the local builder as one deployment of both sites, rebuilt in the background. */
 export function builderDeployment(
   builder: Pick<SiteBuilder, 'history' | 'rebuild'>,
   logger: Logger,

@@ -1,4 +1,4 @@
-// Reconciliation against the real local forge. The forge's webhooks go to a receiver that answers
+// Reconciliation against the real local forge. The forge's webhooks go to a receiver that returns
 // 503, as an API that is down does, so no merge or close reaches the store by webhook; only
 // reconcile() can repair the receipts.
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // The local stack with deploy hooks configured: an approved comment triggers each hosted site's
 // hook once for its merge commit, besides the local rebuild. A real HTTP server on 127.0.0.1
-// stands in for the hosts.
+// acts as the hosts.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

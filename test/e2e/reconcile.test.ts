@@ -39,7 +39,7 @@ const CONFIG: ApiConfig = {
   rateLimits: { addressPerMinute: 0, addressPerHour: 0, postPerHour: 0 },
 };
 
-/** Forwards webhooks to the API while on; answers 503 while off, as a stopped API would. */
+/** Forwards webhooks to the API while on, and returns 503 while off, as a stopped API would. */
 interface WebhookSwitch {
   url: string;
   target: string;
@@ -235,7 +235,7 @@ describe('pipeline with forge faults and a lost webhook', () => {
         'repos/create-or-update-file-contents fail-after-effect',
       ]),
     );
-    // The retries after the lost responses met the forge's 422 "already exists" answers. A retry
+    // The retries after the lost responses got the forge's 422 "already exists" responses. A retry
     // after a lost commit finds the file on the existing branch and skips the commit.
     const conflicts = log
       .map((line) => JSON.parse(line) as { message: string; operation?: string; status?: number })
