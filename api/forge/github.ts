@@ -18,6 +18,7 @@ import {
   type MergeResult,
   type PendingPullRequest,
   type PullRequestRef,
+  type PullRequestStatus,
 } from './types.ts';
 
 export interface GitHubForgeOptions {
@@ -594,6 +595,25 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
       }
       return pending;
     },
+
+    async getPullRequest(number) {
+      const read = await send('read pull request', () =>
+        octokit.rest.pulls.get({ owner, repo, pull_number: number, ...requestOptions() }),
+      );
+      if (!read.ok && read.status === 404) return null;
+      const pull = unwrap(read);
+      const status: PullRequestStatus = {
+        number: pull.number,
+        url: pull.html_url,
+        branch: pull.head.ref,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged,
+        mergeSha: pull.merged ? pull.merge_commit_sha : null,
+      };
+      return status;
+    },
+
+    baseBranchSha: () => readBaseSha(true),
 
     readFile: readFileOutcome,
 

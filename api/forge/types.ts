@@ -31,6 +31,15 @@ export interface PendingPullRequest extends PullRequestRef {
   createdAt: string;
 }
 
+/** A pull request's review state as the forge reports it now. */
+export interface PullRequestStatus extends PullRequestRef {
+  state: 'open' | 'closed';
+  /** True when the pull request was merged; GitHub reports a merged one as closed. */
+  merged: boolean;
+  /** The merge commit on the base branch, when merged. */
+  mergeSha: string | null;
+}
+
 export interface MergeResult {
   merged: boolean;
   /** The merge commit on the base branch. */
@@ -73,6 +82,10 @@ export interface ForgeClient {
   closePullRequest(number: number): Promise<void>;
   /** Deletes a comment branch after its pull request is merged or closed; absent is fine. */
   deleteBranch(branch: string): Promise<void>;
+  /** Reads one pull request's state, whether open, merged or closed; null when none has `number`. */
+  getPullRequest(number: number): Promise<PullRequestStatus | null>;
+  /** Reads the base branch's newest commit sha from the forge, bypassing any cache. */
+  baseBranchSha(): Promise<string>;
 }
 
 /** Branch names carry the comment id so that every step can be found again by it. */

@@ -11,11 +11,16 @@ import type { RateLimitSettings } from '../abuse/rate-limit.ts';
 import type { OptionalSettings } from '../config.ts';
 import { createGitHubForge, createOctokit } from '../forge/github.ts';
 import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
-import { readBranch } from '../forge/local/git.ts';
 import type { ForgeClient } from '../forge/types.ts';
-import type { DeploymentSource } from '../monitor/monitor.ts';
 import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
 import { createSiteBuilder, type BuildRecord, type SiteBuilder } from '../sites/builder.ts';
+import {
+  createDeployHooks,
+  type DeployHookConfig,
+  type DeployHooks,
+} from '../sites/deploy-hooks.ts';
+import { openSqliteTriggerLog } from '../sites/deploy-trigger-log.ts';
+import { builderDeployment, hostedDeployments } from '../sites/deployments.ts';
 import { startStaticSiteServer, type StaticSiteServer } from '../sites/static-server.ts';
 import { startApiServer, type ApiServer, type ServerMonitorOptions } from './server.ts';
 
@@ -46,8 +51,15 @@ export interface LocalStackOptions {
    * take precedence over the same fields here.
    */
   settings?: OptionalSettings;
-  /** How the API's monitor runs; none runs when absent. The rebuild check watches the builder. */
+  /** How the API's monitor runs; none runs when absent. Its rebuild check watches the builder. */
   monitor?: ServerMonitorOptions;
+  /**
+   * Milliseconds between reconciliation runs, which also run once at start; false runs them only
+   * through `api.reconcile()`. Every 10 minutes when absent.
+   */
+  reconcileIntervalMs?: number | false;
+  /** Deploy hooks of hosted sites, triggered on each merge besides the local rebuild. */
+  deployHooks?: DeployHookConfig;
 }
 
 export interface LocalStack {
@@ -58,35 +70,11 @@ export interface LocalStack {
   forgeClient: ForgeClient;
   api: ApiServer;
   builder: SiteBuilder;
+  /** The hosted sites' deploy hooks, when `deployHooks` was given. */
+  deployHooks: DeployHooks | null;
   /** The first build of both sites, finished by the time startLocalStack returns. */
   firstBuild: Promise<BuildRecord>;
   close(): Promise<void>;
-}
-
-/**
- * Reports what the local builder last built, for the monitor's rebuild check: both sites are
- * built together, so they share one record.
- */
-function builderDeployments(
-  builder: SiteBuilder,
-  repoPath: string,
-  baseBranch: string,
-): DeploymentSource {
-  return {
-    baseHead: () => readBranch(repoPath, baseBranch),
-    async deployments() {
-      const history = builder.history();
-      const built = history.findLast((record) => record.ok) ?? null;
-      const last = history.at(-1) ?? null;
-      const error = last !== null && !last.ok ? (last.error ?? 'no output') : null;
-      return (['public', 'internal'] as const).map((site) => ({
-        site,
-        commit: built?.sha ?? null,
-        at: built === null ? null : new Date(built.finishedAt),
-        error,
-      }));
-    },
-  };
 }
 
 interface Secrets {
@@ -205,6 +193,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // checkout that the first build makes.
     const firstBuild = builder.rebuild('start');
     await firstBuild;
+    let deployHooks: DeployHooks | null = null;
+    if (options.deployHooks !== undefined) {
+      const triggerLog = openSqliteTriggerLog(path.join(dataDir, 'deploy-triggers.sqlite'));
+      closers.push(async () => triggerLog.close());
+      deployHooks = createDeployHooks({
+        hooks: options.deployHooks.hooks,
+        log: triggerLog,
+        logger,
+      });
+    }
+    const deployments = [
+      builderDeployment(builder, logger),
+      ...(deployHooks === null || options.deployHooks === undefined
+        ? []
+        : hostedDeployments(options.deployHooks, deployHooks)),
+    ];
     const forgeClient = createGitHubForge({
       octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
       owner,
@@ -232,20 +236,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       contentDir: builder.contentDir(),
       port: apiPort,
       logger,
-      ...(options.monitor === undefined
-        ? {}
-        : {
-            monitor: {
-              deployments: builderDeployments(builder, forge.repoPath, baseBranch),
-              ...options.monitor,
-            },
-          }),
-      onMerged: (sha) => {
+      ...(options.monitor === undefined ? {} : { monitor: options.monitor }),
+      onMerged: async (sha) => {
         if (options.rebuildOnMerge === false) return;
         builder.rebuild(`merge ${sha}`).catch((error: unknown) => {
           logger.error('site rebuild failed', { sha, error: errorMessage(error) });
         });
+        await deployHooks?.trigger(sha, `merge ${sha}`);
       },
+      sites: deployments,
+      ...(options.reconcileIntervalMs === false
+        ? {}
+        : {
+            reconcile:
+              options.reconcileIntervalMs === undefined
+                ? {}
+                : { intervalMs: options.reconcileIntervalMs },
+          }),
     });
     const startedApi = api;
     closers.push(() => startedApi.close());
@@ -263,6 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       forgeClient,
       api: startedApi,
       builder,
+      deployHooks,
       firstBuild,
       close: closeAll,
     };

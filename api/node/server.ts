@@ -12,6 +12,11 @@ import type { ApiConfig } from '../config.ts';
 import { renderCommentMarkdown } from '../content/render.ts';
 import { createDeliveryWorker, type DeliveryWorker } from '../delivery/worker.ts';
 import type { BackoffOptions } from '../delivery/backoff.ts';
+import { reconcile, type ReconcileSummary } from '../delivery/reconcile.ts';
+import {
+  startReconcileScheduler,
+  type ReconcileScheduler,
+} from '../delivery/reconcile-scheduler.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { openSqliteStore } from '../outbox/sqlite-store.ts';
 import type { CommentStore } from '../outbox/types.ts';
@@ -23,6 +28,7 @@ import { loadCommentDates, loadCommentIndex, loadPosts } from '../platform/conte
 import { createIdGenerator } from '../platform/ids.ts';
 import { createStderrLogger, type Logger } from '../platform/logger.ts';
 import { startAddressPurge } from '../privacy/retention.ts';
+import type { SiteDeployment } from '../sites/deployments.ts';
 
 export interface ApiServerOptions {
   config: ApiConfig;
@@ -53,6 +59,13 @@ export interface ApiServerOptions {
    * tests that count pull requests and would find the canary's among them.
    */
   monitor?: false | ServerMonitorOptions;
+  /**
+   * Runs reconciliation at start and then every `intervalMs` (10 minutes when absent). Without
+   * this option it runs only when `reconcile()` is called.
+   */
+  reconcile?: { intervalMs?: number };
+  /** Deployed sites that reconciliation compares with the base branch. */
+  sites?: readonly SiteDeployment[];
 }
 
 export interface ServerMonitorOptions {
@@ -81,8 +94,33 @@ export interface ApiServer {
    * The maps are refilled in place, because the routes and the worker hold them.
    */
   reloadContent(contentDir?: string): Promise<void>;
+  /** Runs one reconciliation with this server's store, forge and onMerged, and waits for it. */
+  reconcile(overrides?: { minAgeMs?: number }): Promise<ReconcileSummary>;
   /** Stops the worker after its delivery in flight, closes the server, then the database. */
   close(): Promise<void>;
+}
+
+/**
+ * Reports the deployed sites that reconciliation watches, and the base branch's head, for the
+ * monitor's rebuild check.
+ */
+function watchedDeployments(
+  forge: ForgeClient,
+  sites: readonly SiteDeployment[],
+): DeploymentSource {
+  return {
+    baseHead: () => forge.baseBranchSha(),
+    async deployments() {
+      const read = await Promise.all(
+        sites.map(async (site) => ({ name: site.name, deployed: await site.deployed.read() })),
+      );
+      // A site whose commit cannot be read (a hosted site without a deployed-commit URL) is left
+      // out, rather than counted as lagging forever.
+      return read.flatMap(({ name, deployed }) =>
+        deployed.known ? [{ site: name, commit: deployed.sha, at: null, error: null }] : [],
+      );
+    },
+  };
 }
 
 /** Returns the TCP peer's address, or undefined for a request that came without a socket. */
@@ -179,9 +217,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           ...(monitorOptions.recoveryProbeMs === undefined
             ? {}
             : { recoveryProbeMs: monitorOptions.recoveryProbeMs }),
-          ...(monitorOptions.deployments === undefined
-            ? {}
-            : { deployments: monitorOptions.deployments }),
+          deployments:
+            monitorOptions.deployments ?? watchedDeployments(options.forge, options.sites ?? []),
           ...(monitorOptions.fetch === undefined ? {} : { fetch: monitorOptions.fetch }),
         });
   const app = createApp({
@@ -219,6 +256,26 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   ownUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (options.startWorker !== false) worker.start();
   monitor?.start();
+  const reconcileOnce = (overrides: { minAgeMs?: number } = {}) =>
+    reconcile({
+      store,
+      forge: options.forge,
+      clock,
+      logger,
+      onMerged,
+      sites: options.sites ?? [],
+      ...overrides,
+    });
+  const scheduler: ReconcileScheduler | null =
+    options.reconcile === undefined
+      ? null
+      : startReconcileScheduler({
+          run: () => reconcileOnce(),
+          logger,
+          ...(options.reconcile.intervalMs === undefined
+            ? {}
+            : { intervalMs: options.reconcile.intervalMs }),
+        });
   logger.info('api listening', { url: `http://${host}:${port}`, posts: posts.size });
 
   return {
@@ -238,8 +295,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       refill(knownComments, freshComments);
       logger.info('content reloaded', { posts: posts.size, comments: knownComments.size });
     },
+    reconcile: reconcileOnce,
     async close() {
       await monitor?.stop();
+      await scheduler?.stop();
       await worker.stop();
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));

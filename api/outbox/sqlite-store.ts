@@ -301,6 +301,9 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     markDeclined: db.prepare(`
       UPDATE comments SET status = 'declined', next_attempt_at = NULL, updated_at = ?
       WHERE id = ? AND status IN ('received', 'proposed', 'dead')`),
+    unsettled: db.prepare(`
+      SELECT * FROM comments WHERE status IN ('received', 'dead', 'proposed') AND updated_at < ?
+      ORDER BY updated_at, id`),
     insertMerge: db.prepare(
       'INSERT INTO merges (sha, comment_id, merged_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
@@ -534,6 +537,8 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
     requeueDeadLetters: async (ids, now) => requeueDeadLetters(ids, now),
     markPublished: async (id, now) => markPublished(id, now),
     markDeclined: async (id, now) => markDeclined(id, now),
+    listUnsettled: async (updatedBefore) =>
+      statements.unsettled.all(updatedBefore.getTime()).map(toComment),
     recordMerge: async (sha, commentId, now) => recordMerge(sha, commentId, now),
     recordWebhook: async (record) => recordWebhook(record),
     outboxStats: async (now) => outboxStats(now),

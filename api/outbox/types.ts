@@ -188,6 +188,11 @@ export interface CommentStore {
   markPublished(id: string, now: Date): Promise<boolean>;
   /** Marks a comment declined unless it was published; returns false when nothing changed. */
   markDeclined(id: string, now: Date): Promise<boolean>;
+  /**
+   * Lists comments that are received, dead or proposed and were last updated before
+   * `updatedBefore`, least recently updated first. Reconciliation compares them with the forge.
+   */
+  listUnsettled(updatedBefore: Date): Promise<StoredComment[]>;
   /** Records a merge commit; returns true only the first time a sha is recorded. */
   recordMerge(sha: string, commentId: string, now: Date): Promise<boolean>;
   /** Records a webhook delivery and applies its review outcome in one transaction. */

@@ -431,6 +431,62 @@ describe('closePullRequest', () => {
   });
 });
 
+describe('getPullRequest', () => {
+  test('reads an open pull request', async () => {
+    const client = fixture.client();
+    const pull = await client.proposeComment(proposal('g01'));
+
+    expect(await client.getPullRequest(pull.number)).toEqual({
+      number: pull.number,
+      url: pull.url,
+      branch: 'comments/g01',
+      state: 'open',
+      merged: false,
+      mergeSha: null,
+    });
+  });
+
+  test('reads a merged pull request with its merge commit', async () => {
+    const client = fixture.client();
+    const pull = await client.proposeComment(proposal('g02'));
+    const merge = await client.mergePullRequest(pull.number);
+
+    const read = await client.getPullRequest(pull.number);
+
+    expect(read?.state).toBe('closed');
+    expect(read?.merged).toBe(true);
+    expect(read?.mergeSha).toBe(merge.sha);
+  });
+
+  test('reads a pull request closed without merging', async () => {
+    const client = fixture.client();
+    const pull = await client.proposeComment(proposal('g03'));
+    await client.closePullRequest(pull.number);
+
+    const read = await client.getPullRequest(pull.number);
+
+    expect(read?.state).toBe('closed');
+    expect(read?.merged).toBe(false);
+    expect(read?.mergeSha).toBeNull();
+  });
+
+  test('returns null for an unknown number', async () => {
+    expect(await fixture.client().getPullRequest(999)).toBeNull();
+  });
+});
+
+describe('baseBranchSha', () => {
+  test('reads the head of main afresh', async () => {
+    const client = fixture.client({ baseShaTtlMs: 60 * 60_000 });
+    const before = await client.baseBranchSha();
+    expect(before).toBe(await fixture.git('rev-parse', 'main'));
+    const pull = await client.proposeComment(proposal('g04'));
+    const merge = await client.mergePullRequest(pull.number);
+
+    expect(await client.baseBranchSha()).toBe(merge.sha);
+  });
+});
+
 describe('webhook delivery', () => {
   test('retries until the receiver accepts', async () => {
     const client = fixture.client();

@@ -8,6 +8,7 @@ import {
   type MergeResult,
   type PendingPullRequest,
   type PullRequestRef,
+  type PullRequestStatus,
 } from '../../api/forge/types.ts';
 
 export interface MemoryPullRequest extends PendingPullRequest {
@@ -25,15 +26,21 @@ export interface MemoryForge extends ForgeClient {
   readonly pulls: MemoryPullRequest[];
   readonly calls: ForgeCall[];
   readonly deletedBranches: string[];
+  /** Head of the base branch: INITIAL_BASE_SHA, then the sha of each merge. */
+  readonly baseSha: string;
   /** Makes the next calls of `method` throw these errors, one per call, in order. */
   failNext(method: keyof ForgeClient, ...errors: Error[]): void;
 }
+
+/** Base branch head of a memory forge before its first merge. */
+export const INITIAL_BASE_SHA = '0'.repeat(40);
 
 export function createMemoryForge(): MemoryForge {
   const pulls: MemoryPullRequest[] = [];
   const calls: ForgeCall[] = [];
   const deletedBranches: string[] = [];
   const failures = new Map<keyof ForgeClient, Error[]>();
+  let baseSha = INITIAL_BASE_SHA;
 
   function enter(method: keyof ForgeClient, argument: string | number): void {
     calls.push({ method, argument });
@@ -55,6 +62,9 @@ export function createMemoryForge(): MemoryForge {
     pulls,
     calls,
     deletedBranches,
+    get baseSha() {
+      return baseSha;
+    },
     failNext(method, ...errors) {
       failures.set(method, [...(failures.get(method) ?? []), ...errors]);
     },
@@ -108,6 +118,7 @@ export function createMemoryForge(): MemoryForge {
       if (pull.state === 'closed') throw new Error(`memory forge: #${number} is closed`);
       pull.state = 'merged';
       pull.mergeSha ??= number.toString(16).padStart(40, 'a');
+      baseSha = pull.mergeSha;
       return { merged: true, sha: pull.mergeSha };
     },
     async closePullRequest(number) {
@@ -118,6 +129,21 @@ export function createMemoryForge(): MemoryForge {
     async deleteBranch(branch) {
       enter('deleteBranch', branch);
       deletedBranches.push(branch);
+    },
+    async getPullRequest(number): Promise<PullRequestStatus | null> {
+      enter('getPullRequest', number);
+      const pull = pulls.find((item) => item.number === number);
+      if (pull === undefined) return null;
+      return {
+        ...ref(pull),
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.state === 'merged',
+        mergeSha: pull.mergeSha,
+      };
+    },
+    async baseBranchSha() {
+      enter('baseBranchSha', '');
+      return baseSha;
     },
   };
 }
