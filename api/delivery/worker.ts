@@ -60,6 +60,12 @@ export interface DeliveryWorker {
   runOnce(): Promise<DeliveryOutcome | null>;
   /** Delivers due comments until none is due, and returns what happened to each. */
   drain(): Promise<DeliveryOutcome[]>;
+  /**
+   * Tries once to deliver a dead letter, which stays a dead letter when the attempt fails, so
+   * that a probe of the forge does not hide the failure from health. Returns true once the
+   * comment is proposed, false when it failed or is not a dead letter.
+   */
+  retryDeadLetter(id: string): Promise<boolean>;
 }
 
 function forgeRequestId(error: unknown): string | null {
@@ -152,6 +158,30 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     });
   }
 
+  function retryDeadLetter(id: string): Promise<boolean> {
+    return exclusive(async () => {
+      const comment = await store.get(id);
+      if (comment?.status !== 'dead') return false;
+      try {
+        const title = posts.get(comment.post)?.title ?? comment.post;
+        const pullRequest = await forge.proposeComment(buildProposal(comment, title));
+        await store.markProposed(comment.id, pullRequest, clock.now());
+        logger.info('dead letter delivered on retry', {
+          commentId: comment.id,
+          pullRequest: pullRequest.number,
+        });
+        return true;
+      } catch (error) {
+        logger.warn('dead letter retry failed; it stays a dead letter', {
+          commentId: comment.id,
+          forgeRequestId: forgeRequestId(error),
+          error: errorMessage(error).slice(0, ERROR_LIMIT),
+        });
+        return false;
+      }
+    });
+  }
+
   async function drain(): Promise<DeliveryOutcome[]> {
     const outcomes: DeliveryOutcome[] = [];
     const seen = new Set<string>();
@@ -218,5 +248,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     },
     runOnce,
     drain,
+    retryDeadLetter,
   };
 }

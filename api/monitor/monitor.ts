@@ -58,6 +58,8 @@ export interface MonitorOptions {
   submit: (request: Request) => Promise<Response>;
   /** Tells the delivery worker that requeued comments are due. */
   wakeWorker: () => void;
+  /** Tries once to deliver a dead letter, leaving it dead on failure (DeliveryWorker's). */
+  retryDeadLetter: (id: string) => Promise<boolean>;
   /** Alert delivery; no alerts are sent when absent. */
   alerts?: AlertSender;
   /** The deployed sites and the base branch, for the rebuild check. */
@@ -187,36 +189,35 @@ export function createMonitor(options: MonitorOptions): Monitor {
   }
 
   /**
-   * Requeues dead letters of recoverable causes once a delivery has succeeded after the last of
+   * Requeues dead letters of recoverable causes once a delivery has succeeded since the last of
    * them failed, which shows the cause has cleared. Until then it retries the oldest one now and
-   * then, so that recovery is noticed even when no reader comments.
+   * then, so that recovery is noticed even when no reader comments. The retried comment stays a
+   * dead letter unless it is delivered, so health keeps counting it meanwhile.
    */
   async function recoverDeadLetters(now: number): Promise<void> {
     const letters = (await store.listDeadLetters()).filter((letter) =>
       RECOVERABLE_CAUSES.includes(letter.cause),
     );
-    if (letters.length === 0) return;
-    const latestFailure = Math.max(...letters.map((letter) => letter.deadSince.getTime()));
-    const lastProposed = (await store.lastProposedAt())?.getTime() ?? Number.NEGATIVE_INFINITY;
-    if (lastProposed > latestFailure) {
-      const requeued: string[] = [];
-      for (const cause of RECOVERABLE_CAUSES) {
-        requeued.push(...(await store.requeueDeadLetters({ cause }, clock.now())));
-      }
-      logger.info('dead letters requeued after the forge accepted a delivery', {
-        count: requeued.length,
-      });
-      options.wakeWorker();
-      return;
-    }
-    if (now - lastProbe < recoveryProbeMs) return;
-    lastProbe = now;
     const oldest = letters[0];
     if (oldest === undefined) return;
-    await store.requeueDeadLetters([oldest.id], clock.now());
-    logger.info('retrying one dead letter to see whether the forge works again', {
-      commentId: oldest.id,
-      cause: oldest.cause,
+    const latestFailure = Math.max(...letters.map((letter) => letter.deadSince.getTime()));
+    const lastProposed = (await store.lastProposedAt())?.getTime() ?? Number.NEGATIVE_INFINITY;
+    let recovered = lastProposed >= latestFailure;
+    if (!recovered && now - lastProbe >= recoveryProbeMs) {
+      lastProbe = now;
+      logger.info('retrying one dead letter to see whether the forge works again', {
+        commentId: oldest.id,
+        cause: oldest.cause,
+      });
+      recovered = await options.retryDeadLetter(oldest.id);
+    }
+    if (!recovered) return;
+    const requeued: string[] = [];
+    for (const cause of RECOVERABLE_CAUSES) {
+      requeued.push(...(await store.requeueDeadLetters({ cause }, clock.now())));
+    }
+    logger.info('dead letters requeued after the forge accepted a delivery', {
+      count: requeued.length,
     });
     options.wakeWorker();
   }
@@ -370,8 +371,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   async function tick(): Promise<HealthReport> {
     const now = clock.now().getTime();
     await guarded('forge check', () => refreshForge(now));
-    await guarded('dead letter recovery', () => recoverDeadLetters(now));
     if (canary !== null) await guarded('canary', () => canary.step());
+    await guarded('dead letter recovery', () => recoverDeadLetters(now));
     await guarded('silence check', () => refreshSilence(now));
     await guarded('rebuild check', refreshRebuilds);
     const report = evaluateHealth(await gather());

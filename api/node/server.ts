@@ -208,6 +208,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
             return fetch(new Request(new URL(url.pathname, ownUrl), request));
           },
           wakeWorker: () => worker.wake(),
+          retryDeadLetter: (id) => worker.retryDeadLetter(id),
           commentHistory: () => loadCommentDates(contentDir),
           ...(alerts === undefined ? {} : { alerts }),
           ...(monitorOptions.tickMs === undefined ? {} : { tickMs: monitorOptions.tickMs }),

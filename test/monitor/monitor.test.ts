@@ -1,0 +1,364 @@
+// The monitor over the real app and SQLite outbox, with the memory forge and a clock moved by
+// hand, so each step of the canary, the recovery and the alerting can be checked in turn.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ForgeError } from '../../api/forge/types.ts';
+import type { AlertEvent, AlertSender, AlertSenderStatus } from '../../api/monitor/alerts.ts';
+import { CANARY_HEADER } from '../../api/monitor/canary.ts';
+import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
+import { createMonitor, type Monitor, type MonitorOptions } from '../../api/monitor/monitor.ts';
+import { createJsonLogger } from '../../api/platform/logger.ts';
+import {
+  CONFIG,
+  PUBLIC_ORIGIN,
+  POSTS,
+  createHarness,
+  submitComment,
+  VALID_COMMENT,
+  type Harness,
+} from '../api/harness.ts';
+import { createDeliveryWorker } from '../../api/delivery/worker.ts';
+
+const MINUTE = 60_000;
+
+let harness: Harness;
+let sent: AlertEvent[];
+let monitorLogs: Array<Record<string, unknown>>;
+
+function recordingSender(): AlertSender {
+  const status: AlertSenderStatus = {
+    pending: 0,
+    failedAttempts: 0,
+    lastError: null,
+    lastDeliveredAt: null,
+    undeliverable: 0,
+  };
+  return {
+    send: (event) => {
+      sent.push(event);
+    },
+    status: () => status,
+    flush: async () => undefined,
+    stop: async () => undefined,
+  };
+}
+
+function monitorWith(overrides: Partial<MonitorOptions> = {}): Monitor {
+  return createMonitor({
+    store: harness.store,
+    forge: harness.forge,
+    clock: harness.clock,
+    logger: createJsonLogger(
+      (line) => monitorLogs.push(JSON.parse(line) as Record<string, unknown>),
+      () => harness.clock.now(),
+    ),
+    posts: POSTS,
+    config: CONFIG,
+    settings: { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS },
+    submit: async (request) => harness.app.fetch(request),
+    wakeWorker: () => undefined,
+    retryDeadLetter: (id) => harness.worker.retryDeadLetter(id),
+    alerts: recordingSender(),
+    ...overrides,
+  });
+}
+
+/** Makes the next `count` proposals fail with `status`. */
+function failProposals(status: number, count: number): void {
+  harness.forge.failNext(
+    'proposeComment',
+    ...Array.from({ length: count }, () => forgeError(status)),
+  );
+}
+
+function proposeCalls(): number {
+  return harness.forge.calls.filter((call) => call.method === 'proposeComment').length;
+}
+
+function forgeError(status: number): ForgeError {
+  return new ForgeError(`GitHub create branch failed with HTTP ${status}: Bad credentials.`, {
+    operation: 'create branch',
+    status,
+    requestId: null,
+    retryable: false,
+    retryAfterMs: null,
+  });
+}
+
+beforeEach(async () => {
+  harness = await createHarness();
+  sent = [];
+  monitorLogs = [];
+});
+
+afterEach(async () => {
+  await harness.close();
+});
+
+describe('canary', () => {
+  it('sends a comment through the public route', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    const [call] = harness.forge.calls.filter((item) => item.method === 'proposeComment');
+    expect(call).toBeUndefined();
+    await harness.worker.drain();
+    const [pull] = harness.forge.pulls;
+    expect(pull?.proposal.labels).toEqual(['canary']);
+    expect(pull?.proposal.alwaysLabel).toBe(true);
+    expect(pull?.title).toMatch(/^canary: /);
+    expect(pull?.proposal.content).toContain('author: "Marginalia canary"');
+  });
+
+  it('passes and closes its pull request unmerged', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    await harness.worker.drain();
+    const report = await monitor.tick();
+    expect(report.checks.canary.status).toBe('ok');
+    const [pull] = harness.forge.pulls;
+    expect(pull?.state).toBe('closed');
+    expect(harness.forge.deletedBranches).toEqual([pull?.branch]);
+    const comment = await harness.store.get(pull?.commentId ?? '');
+    expect(comment?.status).toBe('declined');
+  });
+
+  it('fails when no pull request appears within the period', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    harness.clock.advance(5 * MINUTE + 1);
+    const report = await monitor.tick();
+    expect(report.checks.canary.status).toBe('down');
+    expect(report.checks.canary.detail).toMatch(/no pull request within 300 s/);
+  });
+
+  it('fails at once when its comment becomes a dead letter', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    failProposals(401, 2);
+    await harness.worker.runOnce();
+    const report = await monitor.tick();
+    expect(report.checks.canary.status).toBe('down');
+    expect(report.checks.canary.detail).toMatch(/Bad credentials/);
+  });
+
+  it('closes a failed canary once it is delivered', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    harness.clock.advance(5 * MINUTE + 1);
+    await monitor.tick();
+    await harness.worker.drain();
+    await monitor.tick();
+    expect(harness.forge.pulls.map((pull) => pull.state)).toContain('closed');
+  });
+
+  it('is exempt from rate limits but not from validation', async () => {
+    const limited = await createHarness({
+      config: { ...CONFIG, rateLimits: { addressPerMinute: 1, addressPerHour: 1, postPerHour: 1 } },
+    });
+    try {
+      const request = (text: string) =>
+        limited.app.request('/api/comments', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            origin: PUBLIC_ORIGIN,
+            [CANARY_HEADER]: CONFIG.staffToken,
+          },
+          body: JSON.stringify({ post: 'hello-world', author: 'Marginalia canary', text }),
+        });
+      expect((await request('One.')).status).toBe(202);
+      expect((await request('Two.')).status).toBe(202);
+      expect((await request('   ')).status).toBe(422);
+      const stored = await limited.store.acceptedSince(new Date(0));
+      expect(stored).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('rejects a wrong canary token', async () => {
+    const response = await harness.app.request('/api/comments', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        origin: PUBLIC_ORIGIN,
+        [CANARY_HEADER]: 'not-the-staff-token',
+      },
+      body: JSON.stringify({ post: 'hello-world', author: 'Someone', text: 'Hi.' }),
+    });
+    expect(response.status).toBe(401);
+    expect(await harness.store.acceptedSince(new Date(0))).toEqual([]);
+  });
+
+  it('is off at an interval of zero', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+    });
+    const report = await monitor.tick();
+    expect(report.checks.canary.value).toBe('off');
+    expect(await harness.store.nextAttemptAt()).toBeNull();
+  });
+});
+
+describe('alerts', () => {
+  it('fire once per change of the overall status', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+    });
+    await monitor.tick();
+    expect(sent).toEqual([]);
+    failProposals(401, 10);
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    await monitor.tick();
+    await monitor.tick();
+    await submitComment(harness, { ...VALID_COMMENT, text: 'A second comment.' });
+    await harness.worker.runOnce();
+    await monitor.tick();
+    expect(sent.map((event) => event.state)).toEqual(['firing']);
+    expect(sent[0]?.check).toBe('deadLetters');
+    expect(sent[0]?.summary).toMatch(/^Comment pipeline is down\./);
+  });
+
+  it('resolve once when every check is ok again', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      recoveryProbeMs: MINUTE,
+    });
+    failProposals(401, 2);
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    await monitor.tick();
+    harness.clock.advance(MINUTE);
+    await monitor.tick();
+    await monitor.tick();
+    expect(sent.map((event) => event.state)).toEqual(['firing', 'resolved']);
+    expect(sent[1]?.check).toBe('deadLetters');
+  });
+
+  it('remember the alerted status across a restart', async () => {
+    failProposals(401, 3);
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    const settings = { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS };
+    await monitorWith({ settings }).tick();
+    await monitorWith({ settings }).tick();
+    expect(sent.map((event) => event.state)).toEqual(['firing']);
+  });
+
+  it('log each check that changes state', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+    });
+    await submitComment(harness);
+    harness.clock.advance(301_000);
+    await monitor.tick();
+    const changes = monitorLogs.filter((line) => line['message'] === 'health check failing');
+    expect(changes.map((line) => line['check'])).toEqual(['outboxAge', 'lastDelivery']);
+    expect(changes[0]).toMatchObject({ from: 'ok', to: 'down', value: 301, threshold: 300 });
+  });
+});
+
+describe('dead letter recovery', () => {
+  it('retries one recoverable dead letter per probe interval', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      recoveryProbeMs: MINUTE,
+    });
+    failProposals(401, 10);
+    const first = await submitComment(harness, { ...VALID_COMMENT, text: 'First.' });
+    const second = await submitComment(harness, { ...VALID_COMMENT, text: 'Second.' });
+    await harness.worker.drain();
+    const afterDelivery = proposeCalls();
+    await monitor.tick();
+    expect(proposeCalls()).toBe(afterDelivery + 1);
+    expect(harness.forge.calls.at(-1)?.argument).toBe(first);
+    await monitor.tick();
+    expect(proposeCalls()).toBe(afterDelivery + 1);
+    harness.clock.advance(MINUTE);
+    await monitor.tick();
+    expect(proposeCalls()).toBe(afterDelivery + 2);
+    expect((await harness.store.get(first))?.status).toBe('dead');
+    expect((await harness.store.get(second))?.status).toBe('dead');
+    const report = await monitor.report();
+    expect(report.checks.deadLetters).toMatchObject({ status: 'down', value: 2 });
+  });
+
+  it('requeues every recoverable dead letter after a delivery succeeds', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      recoveryProbeMs: MINUTE,
+    });
+    const receipts = [
+      await submitComment(harness, { ...VALID_COMMENT, text: 'First.' }),
+      await submitComment(harness, { ...VALID_COMMENT, text: 'Second.' }),
+      await submitComment(harness, { ...VALID_COMMENT, text: 'Third.' }),
+    ];
+    harness.forge.failNext('proposeComment', forgeError(401), forgeError(403), forgeError(401));
+    await harness.worker.drain();
+    await monitor.tick();
+    await harness.worker.drain();
+    const statuses = await Promise.all(
+      receipts.map(async (id) => (await harness.store.get(id))?.status),
+    );
+    expect(statuses).toEqual(['proposed', 'proposed', 'proposed']);
+  });
+
+  it('leaves dead letters of exhausted attempts to a person', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      recoveryProbeMs: MINUTE,
+    });
+    const receipt = await submitComment(harness);
+    const worker = createDeliveryWorker({
+      store: harness.store,
+      forge: harness.forge,
+      posts: POSTS,
+      clock: harness.clock,
+      logger: createJsonLogger(
+        () => undefined,
+        () => harness.clock.now(),
+      ),
+      maxAttempts: 1,
+    });
+    harness.forge.failNext(
+      'proposeComment',
+      new ForgeError('GitHub open pull request failed with HTTP 503.', {
+        operation: 'open pull request',
+        status: 503,
+        requestId: null,
+        retryable: true,
+        retryAfterMs: null,
+      }),
+    );
+    await worker.runOnce();
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Delivered fine.' });
+    await harness.worker.drain();
+    await monitor.tick();
+    harness.clock.advance(MINUTE);
+    await monitor.tick();
+    expect((await harness.store.get(receipt))?.status).toBe('dead');
+  });
+});
+
+describe('delayed status for readers', () => {
+  it('shows a comment past the outbox threshold as delayed', async () => {
+    const receipt = await submitComment(harness);
+    const before = await harness.app.request(`/api/comments/${receipt}`);
+    expect(((await before.json()) as { delayed: boolean }).delayed).toBe(false);
+    harness.clock.advance(301_000);
+    const after = await harness.app.request(`/api/comments/${receipt}`);
+    const json = (await after.json()) as { status: string; delayed: boolean; message: string };
+    expect(json.status).toBe('received');
+    expect(json.delayed).toBe(true);
+    expect(json.message).toMatch(/stored safely/);
+  });
+
+  it('shows the delay on the reader page', async () => {
+    const receipt = await submitComment(harness);
+    harness.clock.advance(301_000);
+    const page = await harness.app.request(`/api/comments/${receipt}`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(await page.text()).toContain('Received, delivery delayed');
+  });
+});
