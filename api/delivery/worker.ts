@@ -105,6 +105,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       await store.markProposed(comment.id, pullRequest, clock.now());
       logger.info('comment proposed', {
         commentId: comment.id,
+        outcome: 'proposed',
         pullRequest: pullRequest.number,
         attempt,
         ms: clock.now().getTime() - started,
@@ -120,6 +121,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         await store.markDead(comment.id, message, now, cause);
         logger.error('comment moved to dead letters; run npm run replay once the cause is fixed', {
           commentId: comment.id,
+          outcome: 'dead',
           attempts: attempt,
           cause,
           reason,
@@ -139,8 +141,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       await store.recordFailure(comment.id, message, nextAttemptAt, now);
       const fields = {
         commentId: comment.id,
+        outcome: 'failed',
         attempt,
         retryInMs: delay,
+        nextAttemptAt: nextAttemptAt.toISOString(),
         ms: now.getTime() - started,
         forgeRequestId: forgeRequestId(error),
         error: message,

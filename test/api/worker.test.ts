@@ -153,7 +153,39 @@ describe('delivery worker', () => {
     const line = harness.logs
       .map((text) => JSON.parse(text))
       .find((entry) => entry.message === 'comment proposed');
-    expect(line).toMatchObject({ commentId: receipt, pullRequest: 1, attempt: 1 });
+    expect(line).toMatchObject({
+      commentId: receipt,
+      outcome: 'proposed',
+      pullRequest: 1,
+      attempt: 1,
+    });
+  });
+
+  it('logs a failed attempt with its next retry', async () => {
+    const receipt = await submitComment(harness);
+    harness.forge.failNext(
+      'proposeComment',
+      new ForgeError('GitHub create branch failed with HTTP 502: Server Error.', {
+        operation: 'create branch',
+        status: 502,
+        requestId: 'ABCD:1234',
+        retryable: true,
+        retryAfterMs: null,
+      }),
+    );
+    await harness.worker.runOnce();
+    const line = harness.logs
+      .map((text) => JSON.parse(text))
+      .find((entry) => entry.message === 'comment delivery failed, will retry');
+    expect(line).toMatchObject({
+      commentId: receipt,
+      outcome: 'failed',
+      attempt: 1,
+      forgeRequestId: 'ABCD:1234',
+    });
+    const stored = await harness.store.get(receipt);
+    expect(line.nextAttemptAt).toBe(stored?.nextAttemptAt?.toISOString());
+    expect(line).not.toHaveProperty('body');
   });
 
   it('delivers in the background after a wake', async () => {
