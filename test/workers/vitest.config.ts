@@ -1,6 +1,7 @@
 // The Workers tests: they run inside workerd through @cloudflare/vitest-plugin, with the Worker of
 // wrangler.toml, a local D1 database and queue, and the local forge started on Node by
-// global-setup.ts. Run them with `npm run test:workers`; `npm test` runs them after the Node suite.
+// global-setup.ts. `npm test` runs them as the project "workers" (test/vitest.config.ts), and
+// `npm run test:workers` runs them alone.
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -36,6 +37,7 @@ export default defineConfig({
     })),
   ],
   test: {
+    name: 'workers',
     root,
     include: ['test/workers/**/*.test.ts'],
     globalSetup: ['test/workers/global-setup.ts'],
