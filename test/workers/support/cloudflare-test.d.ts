@@ -17,6 +17,8 @@ declare module 'cloudflare:test' {
     migrations: D1Migration[],
     migrationsTableName?: string,
   ): Promise<void>;
+  /** Deletes all data from all bindings, D1 tables included. */
+  export function reset(): Promise<void>;
   export function createExecutionContext(): ExecutionContext;
   export function waitOnExecutionContext(ctx: ExecutionContext): Promise<void>;
   export function createMessageBatch<Body = unknown>(
