@@ -121,6 +121,28 @@ describe('delivery through the queue', () => {
     expect(await receiptStatus(receipt)).toBe('published');
   });
 
+  it('adds a merged comment to the content index on push', async () => {
+    const { receipt } = await submit('welcome', 'Known to every isolate after the push.');
+    const pull = await waitForPull(receipt);
+    await waitForStatus(receipt, 'proposed');
+    await forgeApi(`/pulls/${pull.number}/merge`, {
+      method: 'PUT',
+      body: JSON.stringify({ merge_method: 'merge' }),
+    });
+    const responses = await relayWebhooks(`comments/welcome/${receipt}.md`, 'push');
+    expect(responses.map((response) => response.status)).toEqual([202]);
+    const snapshot = await waitFor('the content snapshot in D1', async () => {
+      const row = await bindings.DB.prepare('SELECT snapshot FROM content_snapshot WHERE id = 1')
+        .first<{ snapshot: string }>();
+      if (row === null) return undefined;
+      const parsed = JSON.parse(row.snapshot) as { comments: Record<string, string> };
+      return parsed.comments[receipt] === undefined ? undefined : parsed;
+    });
+    expect(snapshot.comments[receipt]).toBe('welcome');
+    // The comments of the bundled index are carried over.
+    expect(Object.keys(snapshot.comments).length).toBeGreaterThan(1);
+  });
+
   it('retries after a forge 5xx', async () => {
     await setFaults([{ operation: 'pulls/create', kind: 'fail', status: 503, times: 1 }]);
     const { receipt } = await submit('comments-as-prs', 'Delivered after an outage.');

@@ -42,6 +42,8 @@ export default defineConfig({
     include: ['test/workers/**/*.test.ts'],
     globalSetup: ['test/workers/global-setup.ts'],
     setupFiles: ['test/workers/support/apply-migrations.ts'],
+    // The files share the local forge and its fault rules, so they run one after another.
+    fileParallelism: false,
     testTimeout: 60_000,
     // The Worker logs JSON lines to the console; they are shown for failed tests only.
     silent: 'passed-only',
