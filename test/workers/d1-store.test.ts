@@ -61,7 +61,10 @@ describe('accept', () => {
 
   it('returns the first comment for a repeated key', async () => {
     const first = await accepted(comment({ idempotencyKey: 'key-1', fingerprint: 'same' }));
-    const again = await accepted(comment({ idempotencyKey: 'key-1', fingerprint: 'same' }), at(WINDOW_MS * 2));
+    const again = await accepted(
+      comment({ idempotencyKey: 'key-1', fingerprint: 'same' }),
+      at(WINDOW_MS * 2),
+    );
     expect(again.outcome).toBe('duplicate');
     expect(again.comment.id).toBe(first.comment.id);
   });
@@ -97,7 +100,10 @@ describe('accept', () => {
     expect(stored?.createdAt).toEqual(T0);
 
     const repeat = comment({ fingerprint: 'with-address' });
-    const second = await accepted(repeat, at(1), { iv: new Uint8Array([9]), ciphertext: new Uint8Array([9]) });
+    const second = await accepted(repeat, at(1), {
+      iv: new Uint8Array([9]),
+      ciphertext: new Uint8Array([9]),
+    });
     expect(second.outcome).toBe('duplicate');
     expect(await store.getAddress(repeat.id)).toBeNull();
     expect((await store.getAddress(first.comment.id))?.iv).toEqual(new Uint8Array([1, 2, 3]));
@@ -147,7 +153,9 @@ describe('delivery state', () => {
     expect(await store.markPublished(stored.id, at(2))).toBe(true);
     const again = await store.markProposed(stored.id, { number: 8, url: 'http://pr/8' }, at(3));
     expect(again?.status).toBe('published');
-    expect(await store.markProposed('01m0000000000000000000zzzz', { number: 1, url: 'u' }, T0)).toBeNull();
+    expect(
+      await store.markProposed('01m0000000000000000000zzzz', { number: 1, url: 'u' }, T0),
+    ).toBeNull();
   });
 
   it('reports outbox depth and age', async () => {
@@ -205,16 +213,31 @@ describe('webhooks', () => {
   it('publishes once per delivery id and merge', async () => {
     const { comment: stored } = await accepted(comment());
     const review = { commentId: stored.id, merged: true, mergeSha: 'a'.repeat(40) };
-    const first = await store.recordWebhook({ deliveryId: 'd-1', event: 'pull_request', receivedAt: at(1), review });
+    const first = await store.recordWebhook({
+      deliveryId: 'd-1',
+      event: 'pull_request',
+      receivedAt: at(1),
+      review,
+    });
     expect(first).toMatchObject({ duplicate: false, newMerge: true });
     expect(first.comment?.status).toBe('published');
 
-    const redelivered = await store.recordWebhook({ deliveryId: 'd-1', event: 'pull_request', receivedAt: at(2), review });
+    const redelivered = await store.recordWebhook({
+      deliveryId: 'd-1',
+      event: 'pull_request',
+      receivedAt: at(2),
+      review,
+    });
     expect(redelivered.duplicate).toBe(true);
     expect(redelivered.newMerge).toBe(false);
     expect(redelivered.comment?.updatedAt).toEqual(at(1));
 
-    const sameSha = await store.recordWebhook({ deliveryId: 'd-2', event: 'pull_request', receivedAt: at(3), review });
+    const sameSha = await store.recordWebhook({
+      deliveryId: 'd-2',
+      event: 'pull_request',
+      receivedAt: at(3),
+      review,
+    });
     expect(sameSha).toMatchObject({ duplicate: false, newMerge: false });
   });
 
@@ -247,8 +270,16 @@ describe('webhooks', () => {
 
   it('records an event without a review', async () => {
     const push = { deliveryId: 'd-5', event: 'push', receivedAt: at(1), review: null };
-    expect(await store.recordWebhook(push)).toEqual({ duplicate: false, newMerge: false, comment: null });
-    expect(await store.recordWebhook(push)).toEqual({ duplicate: true, newMerge: false, comment: null });
+    expect(await store.recordWebhook(push)).toEqual({
+      duplicate: false,
+      newMerge: false,
+      comment: null,
+    });
+    expect(await store.recordWebhook(push)).toEqual({
+      duplicate: true,
+      newMerge: false,
+      comment: null,
+    });
   });
 
   it('returns null for an unknown comment', async () => {

@@ -132,8 +132,9 @@ describe('delivery through the queue', () => {
     const responses = await relayWebhooks(`comments/welcome/${receipt}.md`, 'push');
     expect(responses.map((response) => response.status)).toEqual([202]);
     const snapshot = await waitFor('the content snapshot in D1', async () => {
-      const row = await bindings.DB.prepare('SELECT snapshot FROM content_snapshot WHERE id = 1')
-        .first<{ snapshot: string }>();
+      const row = await bindings.DB.prepare(
+        'SELECT snapshot FROM content_snapshot WHERE id = 1',
+      ).first<{ snapshot: string }>();
       if (row === null) return undefined;
       const parsed = JSON.parse(row.snapshot) as { comments: Record<string, string> };
       return parsed.comments[receipt] === undefined ? undefined : parsed;
@@ -183,7 +184,9 @@ describe('delivery through the queue', () => {
   it('finds the pull request a lost response created', async () => {
     // The forge opens the pull request but the response is lost, so the retry gets a 422
     // "A pull request already exists" and must adopt the existing one.
-    await setFaults([{ operation: 'pulls/create', kind: 'fail-after-effect', status: 502, times: 1 }]);
+    await setFaults([
+      { operation: 'pulls/create', kind: 'fail-after-effect', status: 502, times: 1 },
+    ]);
     const { receipt } = await submit('two-audiences', 'Proposed once despite a lost response.');
     const proposed = await waitForStatus(receipt, 'proposed');
     const pulls = await pullsFor(receipt);

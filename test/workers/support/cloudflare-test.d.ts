@@ -2,11 +2,7 @@
 // module types of @cloudflare/workers-types. The package's own declarations need its global
 // types, which clash with the Node types the rest of the repository is checked against.
 declare module 'cloudflare:test' {
-  import type {
-    D1Database,
-    ExecutionContext,
-    MessageBatch,
-  } from '@cloudflare/workers-types';
+  import type { D1Database, ExecutionContext, MessageBatch } from '@cloudflare/workers-types';
 
   export interface D1Migration {
     name: string;
@@ -32,10 +28,7 @@ declare module 'cloudflare:test' {
     explicitAcks: string[];
     retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
   }
-  export function getQueueResult(
-    batch: MessageBatch,
-    ctx: ExecutionContext,
-  ): Promise<QueueResult>;
+  export function getQueueResult(batch: MessageBatch, ctx: ExecutionContext): Promise<QueueResult>;
 }
 
 declare module 'cloudflare:workers' {
