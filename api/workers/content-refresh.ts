@@ -4,9 +4,10 @@
 // content/ change the index, and each added or modified post is read from the forge at the pushed
 // commit for its front matter. The result goes to D1, and isolates reload it from there.
 //
-// Limits: GitHub lists at most 20 commits in a push event, so a larger push can leave the index
-// incomplete until the next deploy regenerates the bundle. A post whose file cannot be read or
-// parsed keeps its earlier entry, and the failure is logged.
+// Limits: the index is only as complete as the push events. A lost push webhook, or a push so
+// large that GitHub truncates the file lists of its event, leaves it incomplete until the next
+// deploy regenerates the bundle. A post whose file cannot be read or parsed keeps its earlier
+// entry, and the failure is logged.
 import * as v from 'valibot';
 import bundled from './generated/content-index.json' with { type: 'json' };
 import { parsePostFile } from '../content/front-matter.ts';
@@ -122,6 +123,8 @@ export function createContentState(options: ContentStateOptions): ContentState {
 
   async function applyPush(push: PushEvent, branch: string): Promise<void> {
     if (push.ref !== `refs/heads/${branch}`) return;
+    // NOTE: read, change, write without a lock: two pushes applied at the same moment in two
+    // isolates can overwrite each other's change.
     await loadStored();
     const posts = new Map(current.posts.map((post) => [post.path, post]));
     const comments = new Map(Object.entries(current.comments));
