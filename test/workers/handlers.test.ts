@@ -90,6 +90,56 @@ beforeEach(async () => {
   await setFaults([]);
 });
 
+/** A submission as the public site's script sends it. */
+function submission(text: string): Request {
+  return new Request('http://127.0.0.1:8787/api/comments', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      origin: 'http://127.0.0.1:4321',
+      'cf-connecting-ip': '198.51.100.7',
+    },
+    body: JSON.stringify({ post: 'welcome', author: 'Queue Reader', text }),
+  });
+}
+
+describe('submission and the queue', () => {
+  it('answers received after the send completes', async () => {
+    const completed: string[] = [];
+    const slowQueue = {
+      async send(body: DeliveryMessage) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        completed.push(body.commentId);
+      },
+    };
+    const runtime = createRuntime({
+      ...bindings,
+      DELIVERY_QUEUE: slowQueue as unknown as WorkerEnv['DELIVERY_QUEUE'],
+    });
+    const response = await runtime.app.fetch(submission('Sent before the answer.'));
+    expect(response.status).toBe(202);
+    const { receipt } = (await response.json()) as { receipt: string };
+    expect(completed).toEqual([receipt]);
+  });
+
+  it('returns 503 when the send fails, keeping the row', async () => {
+    const failingQueue = {
+      async send() {
+        throw new Error('queue unavailable');
+      },
+    };
+    const runtime = createRuntime({
+      ...bindings,
+      DELIVERY_QUEUE: failingQueue as unknown as WorkerEnv['DELIVERY_QUEUE'],
+    });
+    const response = await runtime.app.fetch(submission('Stored, but not announced.'));
+    expect(response.status).toBe(503);
+    // The cron sweep finds the stored comment and sends its wake-up.
+    const due = await runtime.store.listDue(new Date(Date.now() + 1000), 10);
+    expect(due).toHaveLength(1);
+  });
+});
+
 describe('queue consumer', () => {
   it('delivers a due comment and acknowledges the batch', async () => {
     const { env: recording, sent } = recordingEnv();
