@@ -10,7 +10,7 @@ import {
   type RateLimiter,
 } from './rate-limit.ts';
 
-/** Longest rule window kept by purgeRateLimitHits when the caller names none: one day. */
+/** Age after which purgeRateLimitHits deletes a record when the caller passes none: one day. */
 export const RATE_LIMIT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -36,8 +36,8 @@ export function createD1RateLimiter(db: D1Database): RateLimiter {
         );
       }
       // One INSERT ... SELECT records the request in every bucket when every rule has room.
-      // SQLite evaluates the whole SELECT before inserting the first row, because it reads the
-      // table being written, so each count sees the table as it was before this request.
+      // SQLite computes the whole SELECT before inserting the first row, because it reads the
+      // table being written, so every count is taken over the rows from before this request.
       const conditions: string[] = [];
       const conditionValues: Array<string | number> = [];
       for (const bucket of active) {
@@ -82,16 +82,11 @@ export function createD1RateLimiter(db: D1Database): RateLimiter {
           }
         }
       }
-      // A rule with limit 0 is filtered out by submissionRules, so a failed insert has a cause;
-      // this fallback covers a caller that passes such a rule directly.
-      return (
-        denied ?? {
-          allowed: false,
-          key: active[0]?.key ?? '',
-          rule: active[0]!.rules[0]!,
-          retryAfterMs: 1,
-        }
-      );
+      // The insert failed only because some count reached its limit, and waitFor finds that
+      // rule from the same rows, so `denied` is set here.
+      if (denied === null)
+        throw new Error('rate limit insert failed although every rule allows it');
+      return denied;
     },
   };
 }

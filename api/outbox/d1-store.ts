@@ -23,7 +23,7 @@ import {
   type WebhookResult,
 } from './types.ts';
 
-/** Why a comment became a dead letter; stored in comments.dead_cause. */
+/** The reason a comment became a dead letter, stored in comments.dead_cause. */
 export type DeadCause = 'credentials' | 'not_found' | 'forbidden' | 'attempts';
 
 export const DEAD_CAUSES = ['credentials', 'not_found', 'forbidden', 'attempts'] as const;

@@ -1,8 +1,8 @@
 // Keeps the Worker's posts and comment ids current. Each isolate starts from the index bundled at
 // deploy time (generated/content-index.json, see content-snapshot.ts). A push to the base branch
-// is applied to the latest snapshot: the files its commits added, modified or removed under
-// content/ change the index, and each added or modified post is read from the forge at the pushed
-// commit for its front matter. The result goes to D1, and isolates reload it from there.
+// is applied to the latest snapshot: the comment files its commits added or removed change the
+// comment ids. Each post file they added or modified is read from the forge at the pushed commit
+// for its front matter. The result goes to D1, and isolates reload it from there.
 //
 // Limits: the index is only as complete as the push events. A lost push webhook, or a push so
 // large that GitHub truncates the file lists of its event, leaves it incomplete until the next
@@ -66,7 +66,7 @@ export interface ContentStateOptions {
   initial?: ContentSnapshot;
 }
 
-/** The file's changes in a push, as the last commit that touched each path left it. */
+/** Collects the changed paths of a push, each as the last commit that touched it left it. */
 function changedPaths(push: PushEvent): Map<string, 'written' | 'removed'> {
   const changes = new Map<string, 'written' | 'removed'>();
   for (const commit of push.commits) {

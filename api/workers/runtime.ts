@@ -18,7 +18,7 @@ import { createContentState, type ContentState } from './content-refresh.ts';
 import { stringVariables, type DeliveryMessage, type WorkerEnv } from './env.ts';
 import { parseForgeSettings, type ForgeSettings } from './forge-config.ts';
 
-/** Longest delay Cloudflare Queues accepts for a message (delaySeconds), 12 hours. */
+/** Maximum delaySeconds of a Cloudflare Queues message: 12 hours (Cloudflare's Queues limits page). */
 export const MAX_QUEUE_DELAY_SECONDS = 12 * 60 * 60;
 
 export interface WorkerRuntime {
@@ -96,8 +96,8 @@ export function createRuntime(env: WorkerEnv, overrides: RuntimeOverrides = {}):
     logger,
     now: () => clock.now().getTime(),
   });
-  // The webhook route deletes a closed branch without awaiting it; on Workers that work must be
-  // registered with waitUntil, or the runtime may cancel it once the response is sent.
+  // The webhook route deletes a closed branch without awaiting it. On Workers, such work must be
+  // registered with waitUntil, because the runtime may cancel it once the response is sent.
   const forge: ForgeClient = {
     ...github,
     deleteBranch(branch) {

@@ -1,6 +1,6 @@
-// Runs on Node before the workerd tests: writes the bundled content index from content/, starts
-// the local forge seeded with the same content/, and starts a control server through which the
-// tests (inside workerd, where no Node API runs) set forge faults and read the forge's webhooks.
+// Runs on Node before the workerd tests. It writes the bundled content index from content/ and
+// starts the local forge seeded with the same content/. It also starts a control server, through
+// which the tests inside workerd (where no Node API runs) set forge faults and read webhooks.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -28,7 +28,7 @@ interface SentMessage {
   delaySeconds: number | undefined;
 }
 
-/** The Worker's bindings with a queue that records messages instead of delivering them. */
+/** Copies the Worker's bindings, with a queue that records messages instead of delivering them. */
 function recordingEnv(): { env: WorkerEnv; sent: SentMessage[] } {
   const sent: SentMessage[] = [];
   const queue = {
@@ -90,7 +90,7 @@ beforeEach(async () => {
   await setFaults([]);
 });
 
-/** A submission as the public site's script sends it. */
+/** Builds a submission as the public site's script sends it. */
 function submission(text: string): Request {
   return new Request('http://127.0.0.1:8787/api/comments', {
     method: 'POST',

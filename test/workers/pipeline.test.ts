@@ -1,6 +1,7 @@
-// The whole path on the Workers runtime: a reader's submission through the Worker's fetch
-// handler, the D1 row and queue message, delivery by the queue consumer to the local forge, the
-// merge on the forge, its signed webhooks relayed to the Worker, and the receipt's status.
+// The whole path on the Workers runtime. A reader's submission goes through the Worker's fetch
+// handler to a D1 row and a queue message, and the queue consumer delivers it to the local forge.
+// The forge's merge sends signed webhooks, which are relayed to the Worker, and the receipt's
+// status follows.
 import { env, exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createD1Store } from '../../api/outbox/d1-store.ts';

@@ -53,8 +53,7 @@ describe('D1 rate limiter', () => {
       [address('addr:b', 5), address('post:p', 1, 60 * MINUTE)],
       new Date(T0 + 1000),
     );
-    expect(decision.allowed).toBe(false);
-    expect(decision.allowed === false && decision.key).toBe('post:p');
+    expect(decision).toMatchObject({ allowed: false, key: 'post:p' });
     expect(await hitCount('addr:b')).toBe(0);
     expect(await hitCount('post:p')).toBe(1);
   });

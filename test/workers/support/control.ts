@@ -39,7 +39,7 @@ export async function readFaults(): Promise<FaultRule[]> {
   return body.rules;
 }
 
-/** Every webhook the forge has sent, after the deliveries in flight have finished. */
+/** Lists every webhook the forge has sent, once the deliveries in flight have finished. */
 export async function forgeWebhooks(): Promise<RecordedWebhook[]> {
   const body = (await (await control('/webhooks')).json()) as { webhooks: RecordedWebhook[] };
   return body.webhooks;
