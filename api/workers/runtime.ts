@@ -50,7 +50,7 @@ export function queueDelaySeconds(at: Date, now: Date): number {
 }
 
 /** Runs `work` after the response without letting the runtime cancel it, and logs a failure. */
-function inBackground(logger: Logger, description: string, work: Promise<unknown>): void {
+export function inBackground(logger: Logger, description: string, work: Promise<unknown>): void {
   waitUntil(
     work.catch((error: unknown) => {
       logger.error(`${description} failed`, { error: errorMessage(error) });
@@ -163,5 +163,3 @@ export function runtimeFor(env: WorkerEnv): WorkerRuntime {
   }
   return runtime;
 }
-
-export { inBackground };
