@@ -140,6 +140,21 @@ describe('submission and the queue', () => {
   });
 });
 
+describe('submission limits', () => {
+  it('holds across isolates sharing D1', async () => {
+    const { env: recording } = recordingEnv();
+    const limited = { ...recording, MARGINALIA_RATE_LIMIT_ADDRESS_PER_MINUTE: '2' };
+    // Two runtimes stand in for two isolates: they share only the D1 database.
+    const first = createRuntime(limited);
+    const second = createRuntime(limited);
+    expect((await first.app.fetch(submission('First of three.'))).status).toBe(202);
+    expect((await second.app.fetch(submission('Second of three.'))).status).toBe(202);
+    const third = await first.app.fetch(submission('Third of three.'));
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
 describe('queue consumer', () => {
   it('delivers a due comment and acknowledges the batch', async () => {
     const { env: recording, sent } = recordingEnv();

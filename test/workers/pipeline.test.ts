@@ -122,6 +122,20 @@ describe('delivery through the queue', () => {
     expect(await receiptStatus(receipt)).toBe('published');
   });
 
+  it('declines a comment whose pull request is closed', async () => {
+    const { receipt } = await submit('why-static', 'Closed without merging.');
+    const pull = await waitForPull(receipt);
+    await waitForStatus(receipt, 'proposed');
+    const close = await forgeApi(`/pulls/${pull.number}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ state: 'closed' }),
+    });
+    expect(close.status).toBe(200);
+    const responses = await relayWebhooks(receipt, 'pull_request');
+    expect(responses.map((response) => response.status)).toEqual([200]);
+    expect(await receiptStatus(receipt)).toBe('declined');
+  });
+
   it('adds a merged comment to the content index on push', async () => {
     const { receipt } = await submit('welcome', 'Known to every isolate after the push.');
     const pull = await waitForPull(receipt);
