@@ -1,4 +1,4 @@
-// The Worker's forge settings and its answer when a variable is missing.
+// The Worker's forge settings, and its response when a variable is missing.
 import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
