@@ -81,8 +81,11 @@ interface Counter {
   horizonMs: number;
 }
 
-/** Finds how long until `rule` allows one more request, or 0 when it allows one now. */
-function waitFor(times: readonly number[], rule: RateLimitRule, now: number): number {
+/**
+ * Finds how long until `rule` allows one more request, or 0 when it allows one now. `times` are
+ * the bucket's recorded request times in milliseconds, oldest first.
+ */
+export function waitFor(times: readonly number[], rule: RateLimitRule, now: number): number {
   const windowStart = now - rule.windowMs;
   const inWindow = times.filter((time) => time > windowStart);
   if (inWindow.length < rule.limit) return 0;

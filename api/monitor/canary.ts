@@ -237,7 +237,11 @@ export function createCanary(options: CanaryOptions): Canary {
       await closeDelivered(current);
       await checkInflight(current);
       const lastSent = current.lastSentAt === null ? null : Date.parse(current.lastSentAt);
-      const due = lastSent === null || clock.now().getTime() - lastSent >= options.intervalMs;
+      // A scheduler that runs exactly every interval (a cron trigger) fires a little early now
+      // and then; the slack keeps that from skipping a whole interval.
+      const slackMs = Math.min(30_000, options.intervalMs / 10);
+      const due =
+        lastSent === null || clock.now().getTime() - lastSent >= options.intervalMs - slackMs;
       if (current.inflight === null && due) await send(current);
       await save(current);
     },

@@ -427,7 +427,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
           });
           emailKept = earlier !== null;
         }
-        if (result.outcome === 'created') deps.wakeWorker();
+        if (result.outcome === 'created') await deps.wakeWorker(stored.id);
         logger.info(result.outcome === 'created' ? 'comment received' : 'comment repeated', {
           commentId: stored.id,
           post: stored.post,

@@ -26,8 +26,12 @@ export interface AppDeps {
   renderMarkdown: (markdown: string) => string;
   /** Called once per merge commit of a comment; the caller rebuilds the sites from it. */
   onMerged: (mergeSha: string) => void | Promise<void>;
-  /** Tells the delivery worker that a comment is waiting. */
-  wakeWorker: () => void;
+  /**
+   * Tells the delivery worker that a comment is waiting. The route awaits it before returning
+   * "received", so a platform whose wake-up is a queue message can make the send part of that
+   * promise.
+   */
+  wakeWorker: (commentId: string) => void | Promise<void>;
   /** Age of the oldest undelivered comment, in seconds, past which health reports degraded. */
   maxOutboxAgeSeconds?: number;
   /** The rate limiter, client address and siteverify fetch of the submission route. */
