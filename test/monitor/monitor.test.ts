@@ -1,5 +1,6 @@
 // The monitor over the real app and SQLite outbox, with the memory forge and a clock moved by
 // hand, so each step of the canary, the recovery and the alerting can be checked in turn.
+import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForgeError } from '../../api/forge/types.ts';
 import type { AlertEvent, AlertSender, AlertSenderStatus } from '../../api/monitor/alerts.ts';
@@ -187,6 +188,40 @@ describe('canary', () => {
     });
     expect(response.status).toBe(401);
     expect(await harness.store.acceptedSince(new Date(0))).toEqual([]);
+  });
+
+  it('pings the dead-man switch after each pass only', async () => {
+    const pings: string[] = [];
+    const server = createServer((request, response) => {
+      pings.push(request.url ?? '');
+      response.writeHead(200).end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const monitor = monitorWith({
+        settings: {
+          canaryIntervalMinutes: 5,
+          deadmanUrl: `http://127.0.0.1:${port}/ping/abc`,
+          thresholds: DEFAULT_THRESHOLDS,
+        },
+      });
+      await monitor.tick();
+      expect(pings).toEqual([]);
+      await harness.worker.drain();
+      await monitor.tick();
+      expect(pings).toEqual(['/ping/abc']);
+      harness.clock.advance(5 * MINUTE);
+      failProposals(503, 1);
+      await monitor.tick();
+      await harness.worker.runOnce();
+      harness.clock.advance(5 * MINUTE + 1);
+      await monitor.tick();
+      expect(pings).toEqual(['/ping/abc']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('is off at an interval of zero', async () => {
