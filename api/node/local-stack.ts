@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { RateLimitSettings } from '../abuse/rate-limit.ts';
-import { createGitHubForge, createOctokit } from '../forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../forge/github.ts';
 import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
@@ -170,7 +170,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const firstBuild = builder.rebuild('start');
     await firstBuild;
     const forgeClient = createGitHubForge({
-      octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
+      octokit: createOctokit({
+        baseUrl: forge.url,
+        token: secrets.forgeToken,
+        ...LOCAL_FORGE_SPACING,
+      }),
       owner,
       repo,
       baseBranch,

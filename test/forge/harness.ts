@@ -9,9 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  LOCAL_FORGE_SPACING,
   createGitHubForge,
   createOctokit,
+  type GitHubAppCredentials,
   type GitHubForgeOptions,
+  type OctokitOptions,
 } from '../../api/forge/github.ts';
 import {
   startLocalForge,
@@ -74,6 +77,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   return receiver;
 }
 
+export type ClientOptions = Partial<Omit<GitHubForgeOptions, 'octokit'>> & {
+  token?: string;
+  /** Authenticates as this GitHub App installation instead of the token. */
+  app?: GitHubAppCredentials;
+  octokit?: Partial<OctokitOptions>;
+};
+
 export interface ForgeFixture {
   dataDir: string;
   forge: LocalForge;
@@ -84,8 +94,11 @@ export interface ForgeFixture {
   fetch: typeof fetch;
   /** Replaces the fault hook for the requests that follow; undefined removes it. */
   setFaults(hook: FaultHook | undefined): void;
-  /** Builds a GitHub client against the forge whose traffic lands in `exchanges`. */
-  client(options?: Partial<Omit<GitHubForgeOptions, 'octokit'>> & { token?: string }): ForgeClient;
+  /**
+   * Builds a GitHub client against the forge whose traffic lands in `exchanges`, with the retry and
+   * throttling plugins: no write spacing and 1 ms retry waits unless `octokit` says otherwise.
+   */
+  client(options?: ClientOptions): ForgeClient;
   git(...args: string[]): Promise<string>;
   close(): Promise<void>;
 }
@@ -123,11 +136,14 @@ export async function startForgeFixture(
       faults = hook;
     },
     client(clientOptions = {}) {
-      const { token, ...rest } = clientOptions;
+      const { token, app, octokit: octokitOptions, ...rest } = clientOptions;
       const octokit = createOctokit({
         baseUrl: forge.url,
-        token: token ?? TOKEN,
+        ...(app === undefined ? { token: token ?? TOKEN } : { app }),
         fetch: recorder.fetch,
+        ...LOCAL_FORGE_SPACING,
+        retryBaseDelayMs: 1,
+        ...octokitOptions,
       });
       return createGitHubForge({
         octokit,
@@ -136,6 +152,7 @@ export async function startForgeFixture(
         baseBranch: 'main',
         committer: { name: 'Marginalia Bot', email: 'bot@marginalia.test' },
         requestTimeoutMs: 10_000,
+        noCommitsRetryDelaysMs: [5, 10, 20],
         ...rest,
       });
     },

@@ -20,6 +20,8 @@ export type FaultDecision =
       message?: string;
       /** Sent as `retry-after`; for 403 and 429 also sets `x-ratelimit-remaining: 0`. */
       retryAfterSeconds?: number;
+      /** Sent as `x-ratelimit-reset`: when the rate limit resets, in seconds since the epoch. */
+      rateLimitResetSeconds?: number;
     }
   /** Performs the request, then responds with this status, as a gateway that timed out does. */
   | { kind: 'fail-after-effect'; status: 500 | 502 | 503 | 504 }
