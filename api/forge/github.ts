@@ -157,6 +157,14 @@ function expiringTokenCache(now: () => number) {
   };
 }
 
+/** Returns the URL of the request an Octokit RequestError belongs to, or '' when unknown. */
+function failedUrl(error: unknown): string {
+  if (typeof error !== 'object' || error === null || !('request' in error)) return '';
+  const request = error.request;
+  if (typeof request !== 'object' || request === null || !('url' in request)) return '';
+  return String(request.url);
+}
+
 function statusOf(error: unknown): number | null {
   if (typeof error !== 'object' || error === null || !('status' in error)) return null;
   return typeof error.status === 'number' ? error.status : null;
@@ -251,7 +259,8 @@ function renewRejectedInstallationTokens(octokit: Octokit, logger: ForgeLogger):
       return await request(requestOptions);
     } catch (error) {
       const url = String(requestOptions.url);
-      if (statusOf(error) !== 401 || url.includes('/access_tokens')) throw error;
+      // A 401 for the token request itself means the App's JWT was refused; a new token would be.
+      if (statusOf(error) !== 401 || failedUrl(error).includes('/access_tokens')) throw error;
       logger.warn('installation token rejected; requesting a new one', {
         method: requestOptions.method,
         url,
@@ -384,8 +393,10 @@ function describeFailure(operation: string, error: unknown, now: number): Failur
   const rateLimited = isRateLimited(status, response, messages);
   const retryable = rateLimited || status >= 500 || status === 409;
   const requestId = header(response, 'x-github-request-id');
-  const hint =
-    status === 401
+  const tokenRequest = failedUrl(error).includes('/access_tokens');
+  const hint = tokenRequest
+    ? ' GitHub refused an installation token: check the App id, private key and installation id.'
+    : status === 401
       ? ' Check that the forge token is valid and not expired.'
       : rateLimited
         ? ' GitHub is rate limiting writes; wait before retrying.'
