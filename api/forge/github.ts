@@ -766,9 +766,9 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
 
   function permissionsCheck(
     installation: Record<string, string> | null,
-    repository: { permissions?: { push?: boolean } },
+    repository: { full_name: string; permissions?: { push?: boolean } },
   ): ForgeAccessCheck {
-    const fullName = `${owner}/${repo}`;
+    const fullName = repository.full_name;
     if (installation !== null) {
       const missing = ['contents', 'pull_requests'].filter(
         (name) => installation[name] !== 'write',
