@@ -131,8 +131,8 @@ async function main(): Promise<void> {
     bench: 'forge-calls',
     method:
       `${comments} comments submitted one at a time as JSON to the API (startApiServer) on a public ` +
-      'post; the delivery worker proposes each through the GitHub client (createGitHubForge) to the ' +
-      'local forge. Requests are counted at the Octokit fetch from the submission until ' +
+      'post; the delivery worker proposes each through the GitHub client (createGitHubForge, with ' +
+      'the retry and throttling plugins, no write spacing) to the local forge. Requests are counted at the Octokit fetch from the submission until ' +
       `${SETTLE_MS} ms after the receipt reads "proposed". Writes are POST, PUT, PATCH and DELETE.`,
     figures: [
       figure('requests per comment, max', Math.max(...requests), 'requests', { max: 4 }),
