@@ -105,8 +105,9 @@ export interface ForgeFixture {
 
 /** Starts a local forge seeded with a small content folder, in a fresh temporary folder. */
 export async function startForgeFixture(
-  options: Partial<LocalForgeOptions> & { checker: OpenApiChecker },
+  options: Partial<LocalForgeOptions> & { checker: OpenApiChecker; webhookSecret?: string },
 ): Promise<ForgeFixture> {
+  const { checker, webhookSecret, ...forgeOptions } = options;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'forge-test-'));
   const content = path.join(dataDir, 'seed', 'content');
   await mkdir(path.join(content, 'posts'), { recursive: true });
@@ -119,17 +120,21 @@ export async function startForgeFixture(
     repo: REPO,
     baseBranch: 'main',
     token: TOKEN,
-    webhook: { url: receiver.url, secret: WEBHOOK_SECRET, retryDelaysMs: [20, 40] },
+    webhook: {
+      url: receiver.url,
+      secret: webhookSecret ?? WEBHOOK_SECRET,
+      retryDelaysMs: [20, 40],
+    },
     seed: { directory: content },
     faults: (request) => faults?.(request),
-    ...options,
+    ...forgeOptions,
   });
-  const recorder = options.checker.recordingFetch();
+  const recorder = checker.recordingFetch();
   return {
     dataDir,
     forge,
     receiver,
-    checker: options.checker,
+    checker,
     exchanges: recorder.exchanges,
     fetch: recorder.fetch,
     setFaults(hook) {
