@@ -1,6 +1,6 @@
 // `npm run doctor`: checks a deployment's settings and its access to the forge before comments
 // depend on them. It reads the API settings and the GitHub settings from the environment, then
-// asks the forge whether the credentials work, the repository and base branch exist, and the
+// checks with the forge that the credentials work, the repository and base branch exist, and the
 // credentials may write contents and pull requests.
 //
 // Prints one line per check, "ok" or "FAILED" with what to change. Exit status: 0 when every

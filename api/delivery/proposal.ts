@@ -18,10 +18,10 @@ export const PREVIEW_LIMIT = 4_000;
 export const TITLE_LIMIT = 200;
 /**
  * GitHub rejects a pull request body longer than 65,536 characters. Bodies are measured in UTF-16
- * code units, which are never fewer than characters, so the bound holds however GitHub counts.
+ * code units, which are never fewer than characters, so the bound is safe however GitHub counts.
  */
 export const BODY_LIMIT = 65_536;
-/** Fewest characters worth rendering; below this the rendered preview is left out. */
+/** Minimum characters worth rendering; below this the rendered preview is left out. */
 const MIN_RENDERED_PREVIEW = 250;
 const RENDERED_OMITTED =
   'The rendered preview is left out because its HTML would make this description longer than ' +
@@ -98,9 +98,10 @@ function metadataLines(
 
 /**
  * Builds the pull request description: metadata, the comment as the sites render it, and its
- * text. The description never exceeds BODY_LIMIT: when the rendered HTML of the preview would
- * push it over (deeply nested lists expand several times over), the rendered part covers fewer
- * characters, and at the end is left out; the text part always shows the first PREVIEW_LIMIT.
+ * text. The description never exceeds BODY_LIMIT, because deeply nested lists can make the
+ * rendered HTML several times longer than the text. When that HTML would push it over, the
+ * rendered part covers fewer characters, down to none. The text part always shows the first
+ * PREVIEW_LIMIT characters.
  */
 export function proposalBody(
   comment: StoredComment,

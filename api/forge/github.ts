@@ -8,8 +8,8 @@
 //
 // createOctokit adds two Octokit plugins. The retry plugin resends a request after a 5xx or a lost
 // connection, so each step below must accept that GitHub may have done the work of the first
-// attempt. The throttling plugin spaces writes; a rate limit is never waited out inside a request
-// but becomes a ForgeError with `retryAfterMs`, and the delivery worker reschedules the comment.
+// attempt. The throttling plugin spaces writes. A rate limit is never waited out inside a request:
+// it becomes a ForgeError with `retryAfterMs`, and the delivery worker reschedules the comment.
 
 import { createAppAuth } from '@octokit/auth-app';
 import { retry } from '@octokit/plugin-retry';
@@ -46,7 +46,7 @@ export interface GitHubForgeOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Waits before opening the pull request again when GitHub answers "No commits between" for a
+   * Waits before opening the pull request again when GitHub responds "No commits between" for a
    * branch that holds the comment's commit; GitHub can report this for a moment after the commit.
    */
   noCommitsRetryDelaysMs?: readonly number[];
@@ -77,12 +77,12 @@ export interface OctokitOptions {
   /** Receives rate-limit warnings and installation token renewals. */
   logger?: ForgeLogger;
   /**
-   * Least time between the starts of two writes (POST, PUT, PATCH, DELETE), in milliseconds.
+   * Minimum time between the starts of two writes (POST, PUT, PATCH, DELETE), in milliseconds.
    * GitHub asks integrators to wait at least one second between writes, so the default is 1000.
    */
   writeSpacingMs?: number;
   /**
-   * Least time between two writes that notify people, such as opening a pull request; 3000 by
+   * Minimum time between two writes that notify people, such as opening a pull request; 3000 by
    * default, the throttling plugin's own value for GitHub.
    */
   notificationSpacingMs?: number;
@@ -94,9 +94,9 @@ export interface OctokitOptions {
   now?: () => number;
 }
 
-/** Default least time between two writes to GitHub, from GitHub's REST API best practices. */
+/** Default minimum time between two writes to GitHub, from GitHub's REST API best practices. */
 export const GITHUB_WRITE_SPACING_MS = 1_000;
-/** Default least time between two writes that notify people, as the throttling plugin sets it. */
+/** Default minimum time between two writes that notify people, as the throttling plugin sets it. */
 export const GITHUB_NOTIFICATION_SPACING_MS = 3_000;
 
 /**
@@ -668,7 +668,7 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
       if (opened.ok) return { number: opened.data.number, url: opened.data.html_url, branch };
       if (opened.status !== 422) throw opened.error;
 
-      // Also the answer to a create that the retry plugin resent after GitHub opened the pull
+      // Also the response to a create that the retry plugin resent after GitHub opened the pull
       // request but the response was lost.
       if (hasMessage(opened, 'A pull request already exists')) {
         const found = await findPullByBranch(branch);

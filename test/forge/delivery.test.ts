@@ -206,7 +206,7 @@ describe('comment branches', () => {
   }
 
   async function commentBranches(): Promise<string> {
-    // The route deletes the branch after answering, so the test waits for it a little.
+    // The route deletes the branch after it responds, so the test polls for a moment.
     for (let attempt = 0; attempt < 100; attempt += 1) {
       const branches = await fixture.git(
         'for-each-ref',

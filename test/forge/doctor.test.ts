@@ -69,7 +69,7 @@ function appEnv(forge: ForgeFixture) {
     [GITHUB_ENV.repo]: REPO,
     [GITHUB_ENV.apiUrl]: forge.forge.url,
     [GITHUB_ENV.appId]: String(APP_ID),
-    // As an env file holds it: one line with literal \n sequences.
+    // As an env file stores it: one line with literal \n sequences.
     [GITHUB_ENV.appPrivateKey]: KEYS.privateKey.trim().replaceAll('\n', '\\n'),
     [GITHUB_ENV.installationId]: String(INSTALLATION_ID),
   };
@@ -90,10 +90,13 @@ function runDoctor(env: Record<string, string>): Promise<DoctorRun> {
       ['api/cli/doctor.ts'],
       { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        if (code === null) {
-          reject(error ?? new Error('doctor did not exit'));
-          return;
+        let code = 0;
+        if (error !== null) {
+          if (typeof error.code !== 'number') {
+            reject(error);
+            return;
+          }
+          code = error.code;
         }
         const statuses: Record<string, string> = {};
         for (const line of stdout.split('\n')) {
@@ -225,7 +228,7 @@ describe('doctor', () => {
 
   test('exits 1 when the forge cannot be reached', async () => {
     const forge = await startForge();
-    // A port that was free a moment ago, so nothing answers there.
+    // A port that was free a moment ago, so nothing listens there.
     const port = await new Promise<number>((resolve) => {
       const server = createServer();
       server.listen(0, '127.0.0.1', () => {

@@ -95,7 +95,8 @@ describe('parseGitHubConfig', () => {
   test('accepts an App client ID', () => {
     const config = parseGitHubConfig({ ...APP_ENV, [GITHUB_ENV.appId]: 'Iv23liAbCdEf012345' });
 
-    expect(config.auth.kind === 'app' && config.auth.appId).toBe('Iv23liAbCdEf012345');
+    expect(config.auth.kind).toBe('app');
+    expect(config.auth.kind === 'app' ? config.auth.appId : null).toBe('Iv23liAbCdEf012345');
   });
 
   test('treats an empty token as unset', () => {

@@ -96,7 +96,7 @@ export interface ForgeFixture {
   setFaults(hook: FaultHook | undefined): void;
   /**
    * Builds a GitHub client against the forge whose traffic lands in `exchanges`, with the retry and
-   * throttling plugins: no write spacing and 1 ms retry waits unless `octokit` says otherwise.
+   * throttling plugins: no write spacing and 1 ms retry waits, which `octokit` overrides.
    */
   client(options?: ClientOptions): ForgeClient;
   git(...args: string[]): Promise<string>;

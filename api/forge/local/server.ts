@@ -40,7 +40,7 @@ export interface LocalForgeOptions {
   app?: LocalForgeApp;
   /**
    * What the token and the installation tokens may do; `write` for both when omitted. With
-   * `read`, writes that need the permission answer 403 as GitHub does.
+   * `read`, writes that need the permission get 403 as GitHub returns it.
    */
   permissions?: Partial<RepositoryPermissions>;
   /** Defaults to 127.0.0.1. */
