@@ -255,6 +255,30 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
   }
 
   let sequence = 0;
+
+  /** Handles POST /app/installations/{installation_id}/access_tokens, faults included. */
+  async function createInstallationToken(
+    request: IncomingMessage,
+    path: string,
+    installationId: string,
+  ): Promise<{ result: RouteResponse; drop: boolean }> {
+    if (installationTokens === null) throw notFound('apps/apps');
+    sequence += 1;
+    const fault = options.faults?.({
+      method: 'POST',
+      path,
+      operation: APP_TOKEN_OPERATION,
+      sequence,
+    });
+    if (fault?.kind === 'fail') return { result: faultResponse(fault), drop: false };
+    await readJsonBody(request);
+    const created = installationTokens.create(installationId, request.headers.authorization);
+    if (fault?.kind === 'fail-after-effect') {
+      const error = new GitHubHttpError(fault.status, defaultFaultMessage(fault.status));
+      return { result: errorResponse(error), drop: false };
+    }
+    return { result: created, drop: fault?.kind === 'drop-after-effect' };
+  }
   const repoPrefix = `/repos/${options.owner}/${options.repo}`.toLowerCase();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -284,40 +308,18 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', state.baseUrl);
     let operation: string | null = null;
-    let result: RouteResponse = { status: 500 };
+    let result: RouteResponse;
     let drop = false;
-    const logRequest = () =>
-      logger.info('local forge request', {
-        method,
-        path: url.pathname,
-        operation,
-        status: drop ? null : result.status,
-        requestId,
-        elapsedMs: Date.now() - started,
-      });
     try {
       const pathname = url.pathname.replace(/\/+$/, '');
       const appToken = method === 'POST' ? APP_TOKEN_PATH.exec(pathname) : null;
       if (appToken !== null) {
-        if (installationTokens === null) throw notFound('apps/apps');
         operation = APP_TOKEN_OPERATION;
-        sequence += 1;
-        const fault = options.faults?.({ method, path: url.pathname, operation, sequence });
-        if (fault?.kind === 'fail') {
-          result = faultResponse(fault);
-        } else {
-          await readJsonBody(request);
-          result = installationTokens.create(
-            appToken.groups?.['id'] ?? '',
-            request.headers.authorization,
-          );
-          if (fault?.kind === 'fail-after-effect') {
-            result = errorResponse(
-              new GitHubHttpError(fault.status, defaultFaultMessage(fault.status)),
-            );
-          }
-          drop = fault?.kind === 'drop-after-effect';
-        }
+        ({ result, drop } = await createInstallationToken(
+          request,
+          url.pathname,
+          appToken.groups?.['id'] ?? '',
+        ));
       } else {
         const caller = authenticate(request.headers.authorization);
         const prefixMatches = pathname.toLowerCase().startsWith(repoPrefix);
@@ -368,7 +370,14 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
         result = errorResponse(new GitHubHttpError(500, 'Internal Server Error'));
       }
     }
-    logRequest();
+    logger.info('local forge request', {
+      method,
+      path: url.pathname,
+      operation,
+      status: drop ? null : result.status,
+      requestId,
+      elapsedMs: Date.now() - started,
+    });
     if (drop) {
       request.socket.destroy();
       return;
