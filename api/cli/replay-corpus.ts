@@ -9,7 +9,7 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createOctokit } from '../forge/github.ts';
+import { createOctokit, LOCAL_FORGE_SPACING } from '../forge/github.ts';
 import { parseCommentFile } from '../content/front-matter.ts';
 import { git } from '../sites/git.ts';
 import { createJsonLogger, type Logger } from '../platform/logger.ts';
@@ -212,7 +212,11 @@ export async function replayOnStack(
     else problems.push(`${original.id}: body in ${file} differs from the submitted text`);
   }
 
-  const octokit = createOctokit({ baseUrl: stack.urls.forge, token: stack.forgeToken });
+  const octokit = createOctokit({
+    baseUrl: stack.urls.forge,
+    token: stack.forgeToken,
+    ...LOCAL_FORGE_SPACING,
+  });
   const closed = await octokit.paginate(octokit.rest.pulls.list, {
     owner: 'marginalia',
     repo: 'blog',

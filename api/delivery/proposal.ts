@@ -19,6 +19,16 @@ export const CANARY_LABEL = 'canary';
 
 /** Characters in a pull request title; longer titles end with an ellipsis. */
 export const TITLE_LIMIT = 200;
+/**
+ * GitHub rejects a pull request body longer than 65,536 characters. Bodies are measured in UTF-16
+ * code units, which are never fewer than characters, so the bound is safe however GitHub counts.
+ */
+export const BODY_LIMIT = 65_536;
+/** Minimum characters worth rendering; below this the rendered preview is left out. */
+const MIN_RENDERED_PREVIEW = 250;
+const RENDERED_OMITTED =
+  'The rendered preview is left out because its HTML would make this description longer than ' +
+  'GitHub accepts; the text follows.';
 
 const SOURCE_NAMES = { public: 'public site', internal: 'internal site', import: 'import' };
 
@@ -62,14 +72,15 @@ export function proposalTitle(author: string, postTitle: string): string {
   return bounded.cut ? `${bounded.text}…` : title;
 }
 
-export function proposalBody(comment: StoredComment, postTitle: string, path: string): string {
-  const preview = truncate(comment.body, PREVIEW_LIMIT);
-  const length = Array.from(comment.body).length;
+/** Metadata lines that staff read before the preview; every reader-supplied value is inert. */
+function metadataLines(
+  comment: StoredComment,
+  postTitle: string,
+  path: string,
+  labels: readonly string[],
+): string[] {
   const links = countLinks(comment.body);
-  const lines = [
-    'A comment proposed through Marginalia. Merge this pull request to publish it; close it to ' +
-      'decline it.',
-    '',
+  return [
     `- Post: ${inlineCode(comment.post)} (${inlineCode(postTitle)})`,
     `- Reply to: ${comment.parent === null ? 'none, a top-level comment' : inlineCode(comment.parent)}`,
     `- Author: ${inlineCode(comment.author)}`,
@@ -78,29 +89,64 @@ export function proposalBody(comment: StoredComment, postTitle: string, path: st
     `- Visibility: ${comment.visibility}`,
     `- Source: ${SOURCE_NAMES[comment.source]}`,
     `- File: ${inlineCode(path)}`,
+    ...(labels.length === 0 ? [] : [`- Labels: ${labels.map(inlineCode).join(', ')}`]),
     ...(links > MANY_LINKS_THRESHOLD
       ? [
           `- Links: ${links}, more than ${MANY_LINKS_THRESHOLD}, which is common in spam; ` +
             `check where they lead before merging (label \`${MANY_LINKS_LABEL}\`)`,
         ]
       : []),
-    '',
-    '### As it will appear',
-    '',
-    renderedPreview(comment.id, preview.text),
-    '',
-    '### Text',
-    '',
-    codeBlock(preview.text),
   ];
+}
+
+/**
+ * Builds the pull request description: metadata, the comment as the sites render it, and its
+ * text. The description never exceeds BODY_LIMIT, because deeply nested lists can make the
+ * rendered HTML several times longer than the text. When that HTML would push it over, the
+ * rendered part covers fewer characters, down to none. The text part always shows the first
+ * PREVIEW_LIMIT characters.
+ */
+export function proposalBody(
+  comment: StoredComment,
+  postTitle: string,
+  path: string,
+  labels: readonly string[] = [],
+): string {
+  const preview = truncate(comment.body, PREVIEW_LIMIT);
+  const length = Array.from(comment.body).length;
+  const head = [
+    'A comment proposed through Marginalia. Merge this pull request to publish it; close it to ' +
+      'decline it.',
+    '',
+    ...metadataLines(comment, postTitle, path, labels),
+    '',
+  ];
+  const tail = ['### Text', '', codeBlock(preview.text)];
   if (preview.cut) {
-    lines.push(
+    tail.push(
       '',
       `The preview shows the first ${PREVIEW_LIMIT.toLocaleString('en')} of ` +
         `${length.toLocaleString('en')} characters; the file holds the whole text.`,
     );
   }
-  return lines.join('\n');
+
+  for (let renderedLimit = PREVIEW_LIMIT; ; renderedLimit = Math.floor(renderedLimit / 2)) {
+    const rendered = truncate(preview.text, renderedLimit);
+    const section =
+      renderedLimit < MIN_RENDERED_PREVIEW
+        ? ['### As it will appear', '', RENDERED_OMITTED, '']
+        : [
+            '### As it will appear',
+            '',
+            renderedPreview(comment.id, rendered.text),
+            ...(rendered.cut && renderedLimit < PREVIEW_LIMIT
+              ? ['', `Rendered here: the first ${renderedLimit.toLocaleString('en')} characters.`]
+              : []),
+            '',
+          ];
+    const body = [...head, ...section, ...tail].join('\n');
+    if (body.length <= BODY_LIMIT || renderedLimit < MIN_RENDERED_PREVIEW) return body;
+  }
 }
 
 /**
@@ -143,16 +189,17 @@ export function buildProposal(comment: StoredComment, postTitle: string): Commen
       alwaysLabel: true,
     };
   }
+  const labels = [
+    'comment',
+    comment.visibility,
+    ...(hasManyLinks(comment.body) ? [MANY_LINKS_LABEL] : []),
+  ];
   return {
     commentId: comment.id,
     path,
     content,
     title: proposalTitle(comment.author, postTitle),
-    body: proposalBody(comment, postTitle, path),
-    labels: [
-      'comment',
-      comment.visibility,
-      ...(hasManyLinks(comment.body) ? [MANY_LINKS_LABEL] : []),
-    ],
+    body: proposalBody(comment, postTitle, path, labels),
+    labels,
   };
 }

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { RateLimitSettings } from '../abuse/rate-limit.ts';
 import type { OptionalSettings } from '../config.ts';
-import { createGitHubForge, createOctokit } from '../forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../forge/github.ts';
 import { startLocalForge, type LocalForge } from '../forge/local/index.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { createStderrLogger, errorMessage, type Logger } from '../platform/logger.ts';
@@ -210,7 +210,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         : hostedDeployments(options.deployHooks, deployHooks)),
     ];
     const forgeClient = createGitHubForge({
-      octokit: createOctokit({ baseUrl: forge.url, token: secrets.forgeToken }),
+      octokit: createOctokit({
+        baseUrl: forge.url,
+        token: secrets.forgeToken,
+        ...LOCAL_FORGE_SPACING,
+      }),
       owner,
       repo,
       baseBranch,

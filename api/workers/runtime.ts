@@ -10,7 +10,7 @@ import { createDeliveryWorker, type DeliveryWorker } from '../delivery/worker.ts
 import { createAlertSender, type AlertSender } from '../monitor/alerts.ts';
 import { createMonitor, type Monitor } from '../monitor/monitor.ts';
 import { DEFAULT_MONITOR_SETTINGS } from '../monitor/settings.ts';
-import { createGitHubForge, createOctokit } from '../forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../forge/github.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { createD1Store, type D1CommentStore } from '../outbox/d1-store.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
@@ -82,6 +82,11 @@ async function callDeployHooks(env: WorkerEnv, logger: Logger, mergeSha: string)
   }
 }
 
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
 export function createRuntime(env: WorkerEnv, overrides: RuntimeOverrides = {}): WorkerRuntime {
   const clock = overrides.clock ?? systemClock;
   const logger =
@@ -97,7 +102,13 @@ export function createRuntime(env: WorkerEnv, overrides: RuntimeOverrides = {}):
   const db = env.DB as unknown as D1Database;
   const store = createD1Store(db);
   const github = createGitHubForge({
-    octokit: createOctokit({ baseUrl: forgeSettings.apiUrl, token: forgeSettings.token }),
+    octokit: createOctokit({
+      baseUrl: forgeSettings.apiUrl,
+      token: forgeSettings.token,
+      // GitHub asks integrators to space writes; a forge on loopback is the local one, which
+      // does not, and the Workers tests and `wrangler dev` use it.
+      ...(isLoopback(forgeSettings.apiUrl) ? LOCAL_FORGE_SPACING : {}),
+    }),
     owner: forgeSettings.owner,
     repo: forgeSettings.repo,
     baseBranch: forgeSettings.baseBranch,

@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import { startApiServer } from '../../api/node/server.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import { BENCH_API_CONFIG, numberOption, optionValue, sampleContentDir, sleep } from './common.ts';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     return fetch(input, init);
   };
   const forge = createGitHubForge({
-    octokit: createOctokit({ baseUrl: forgeUrl, token, fetch: slowFetch }),
+    octokit: createOctokit({ baseUrl: forgeUrl, token, fetch: slowFetch, ...LOCAL_FORGE_SPACING }),
     owner: 'marginalia',
     repo: 'blog',
     baseBranch: 'main',

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import { startLocalForge } from '../../api/forge/local/index.ts';
 import { startApiServer } from '../../api/node/server.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
@@ -66,7 +66,12 @@ async function main(): Promise<void> {
     seed: { directory: sampleContentDir, prefix: 'content' },
   });
   const client = createGitHubForge({
-    octokit: createOctokit({ baseUrl: forge.url, token, fetch: countingFetch }),
+    octokit: createOctokit({
+      baseUrl: forge.url,
+      token,
+      fetch: countingFetch,
+      ...LOCAL_FORGE_SPACING,
+    }),
     owner: 'marginalia',
     repo: 'blog',
     baseBranch: 'main',
@@ -126,8 +131,8 @@ async function main(): Promise<void> {
     bench: 'forge-calls',
     method:
       `${comments} comments submitted one at a time as JSON to the API (startApiServer) on a public ` +
-      'post; the delivery worker proposes each through the GitHub client (createGitHubForge) to the ' +
-      'local forge. Requests are counted at the Octokit fetch from the submission until ' +
+      'post; the delivery worker proposes each through the GitHub client (createGitHubForge, with ' +
+      'the retry and throttling plugins, no write spacing) to the local forge. Requests are counted at the Octokit fetch from the submission until ' +
       `${SETTLE_MS} ms after the receipt reads "proposed". Writes are POST, PUT, PATCH and DELETE.`,
     figures: [
       figure('requests per comment, max', Math.max(...requests), 'requests', { max: 4 }),

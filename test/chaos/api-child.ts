@@ -1,7 +1,7 @@
 // Starts the API for the fault-injection harness as its own process, so that the harness can kill
 // it with SIGKILL and start it again on the same outbox folder and port. Settings come from the
 // environment (CHAOS_*); the process prints one JSON line `{"url": …}` on stdout once it listens.
-import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import { startApiServer } from '../../api/node/server.ts';
 import { createStderrLogger, errorMessage } from '../../api/platform/logger.ts';
 
@@ -25,7 +25,13 @@ async function main(): Promise<void> {
     throw new Error(`CHAOS_PORT must be a port number from 0 to 65535, not ${String(port)}`);
   }
   const forge = createGitHubForge({
-    octokit: createOctokit({ baseUrl: forgeUrl, token: required('CHAOS_FORGE_TOKEN') }),
+    octokit: createOctokit({
+      baseUrl: forgeUrl,
+      token: required('CHAOS_FORGE_TOKEN'),
+      ...LOCAL_FORGE_SPACING,
+      // Short waits between the retry plugin's attempts keep a run with 30% failures short.
+      retryBaseDelayMs: 20,
+    }),
     owner: required('CHAOS_OWNER'),
     repo: required('CHAOS_REPO'),
     baseBranch: required('CHAOS_BASE_BRANCH'),

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { parseCommentFile } from '../../api/content/front-matter.ts';
-import { createOctokit } from '../../api/forge/github.ts';
+import { createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import {
   startLocalForge,
   type FaultDecision,
@@ -291,7 +291,7 @@ interface FoundFile {
 
 /** Reads every pull request and comment branch from the forge, with faults already off. */
 async function readForge(forge: LocalForge) {
-  const octokit = createOctokit({ baseUrl: forge.url, token: FORGE_TOKEN });
+  const octokit = createOctokit({ baseUrl: forge.url, token: FORGE_TOKEN, ...LOCAL_FORGE_SPACING });
   const pulls = await octokit.paginate(octokit.rest.pulls.list, {
     owner: OWNER,
     repo: REPO,

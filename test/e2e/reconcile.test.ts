@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ApiConfig } from '../../api/config.ts';
-import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import {
   startLocalForge,
   type FaultDecision,
@@ -186,7 +186,7 @@ beforeAll(async () => {
   const first = await builder.rebuild('start');
   if (!first.ok) throw new Error(`first build failed: ${first.error}`);
   client = createGitHubForge({
-    octokit: createOctokit({ baseUrl: forge.url, token: TOKEN }),
+    octokit: createOctokit({ baseUrl: forge.url, token: TOKEN, ...LOCAL_FORGE_SPACING }),
     owner: 'marginalia',
     repo: 'blog',
     baseBranch: 'main',

@@ -141,19 +141,51 @@ describe('proposeComment', () => {
   });
 
   const steps = [
-    { operation: 'git/create-ref', labels: false },
-    { operation: 'repos/create-or-update-file-contents', labels: false },
-    { operation: 'pulls/create', labels: false },
-    { operation: 'issues/add-labels', labels: true },
+    { operation: 'git/create-ref', labels: false, resentStatus: 422 },
+    { operation: 'repos/create-or-update-file-contents', labels: false, resentStatus: 422 },
+    { operation: 'pulls/create', labels: false, resentStatus: 422 },
+    { operation: 'issues/add-labels', labels: true, resentStatus: 200 },
   ];
   const afterEffects: FaultDecision[] = [
     { kind: 'drop-after-effect' },
     { kind: 'fail-after-effect', status: 502 },
   ];
 
-  describe.each(steps)('after a fault at $operation', ({ operation, labels }) => {
-    test.each(afterEffects)('retry resumes once ($kind)', async (decision) => {
+  async function expectOneProposal(commentId: string): Promise<void> {
+    expect(await fixture.git('for-each-ref', '--format=%(refname)', 'refs/heads/comments/')).toBe(
+      `refs/heads/comments/${commentId}`,
+    );
+    expect(await fixture.git('rev-list', '--count', `main..comments/${commentId}`)).toBe('1');
+    const all = await fetch(`${fixture.forge.url}/repos/${OWNER}/blog/pulls?state=all`, {
+      headers: { authorization: `token ${TOKEN}` },
+    });
+    expect(await all.json()).toHaveLength(1);
+  }
+
+  describe.each(steps)('after a fault at $operation', ({ operation, labels, resentStatus }) => {
+    test.each(afterEffects)('retry plugin resumes in one call ($kind)', async (decision) => {
       const client = fixture.client({ applyLabels: labels });
+      let injected = 0;
+      fixture.setFaults((request) => {
+        if (request.operation !== operation || injected > 0) return undefined;
+        injected += 1;
+        return decision;
+      });
+
+      const pull = await client.proposeComment(proposal('c10'));
+
+      expect(injected).toBe(1);
+      expect(pull.number).toBe(1);
+      await expectOneProposal('c10');
+      const sent = fixture.exchanges.filter((exchange) => exchange.operation === operation);
+      expect(sent.map((exchange) => exchange.status)).toEqual([
+        decision.kind === 'drop-after-effect' ? null : 502,
+        resentStatus,
+      ]);
+    });
+
+    test.each(afterEffects)('next call resumes without retries ($kind)', async (decision) => {
+      const client = fixture.client({ applyLabels: labels, octokit: { retries: 0 } });
       let injected = 0;
       fixture.setFaults((request) => {
         if (request.operation !== operation || injected > 0) return undefined;
@@ -167,34 +199,114 @@ describe('proposeComment', () => {
       expect(injected).toBe(1);
       expect(error).toBeInstanceOf(ForgeError);
       expect(asForgeError(error).retryable).toBe(true);
-      expect(await fixture.git('for-each-ref', '--format=%(refname)', 'refs/heads/comments/')).toBe(
-        'refs/heads/comments/c10',
-      );
-      expect(await fixture.git('rev-list', '--count', 'main..comments/c10')).toBe('1');
-      const all = await fetch(`${fixture.forge.url}/repos/${OWNER}/blog/pulls?state=all`, {
-        headers: { authorization: `token ${TOKEN}` },
-      });
-      expect(await all.json()).toHaveLength(1);
+      await expectOneProposal('c10');
       expect(pull.number).toBe(1);
       const listed = await client.listPendingComments();
       expect(listed.map((entry) => entry.commentId)).toEqual(['c10']);
     });
   });
 
+  test('retries a 5xx before any effect inside the call', async () => {
+    const client = fixture.client();
+    let failures = 0;
+    fixture.setFaults((request) => {
+      if (request.operation !== 'git/create-ref' || failures >= 2) return undefined;
+      failures += 1;
+      return { kind: 'fail', status: 503 };
+    });
+
+    const pull = await client.proposeComment(proposal('c15'));
+
+    expect(pull.number).toBe(1);
+    const creates = fixture.exchanges.filter((exchange) => exchange.operation === 'git/create-ref');
+    expect(creates.map((exchange) => exchange.status)).toEqual([503, 503, 201]);
+    await expectOneProposal('c15');
+  });
+
+  test('retries "No commits between" after a commit', async () => {
+    const client = fixture.client();
+    let failures = 0;
+    fixture.setFaults((request) => {
+      if (request.operation !== 'pulls/create' || failures >= 2) return undefined;
+      failures += 1;
+      return { kind: 'fail', status: 422, message: 'No commits between main and comments/c16' };
+    });
+
+    const pull = await client.proposeComment(proposal('c16'));
+
+    expect(pull.number).toBe(1);
+    const opens = fixture.exchanges.filter((exchange) => exchange.operation === 'pulls/create');
+    expect(opens.map((exchange) => exchange.status)).toEqual([422, 422, 201]);
+    await expectOneProposal('c16');
+  });
+
+  test('reports "No commits between" that persists as retryable', async () => {
+    const client = fixture.client({ noCommitsRetryDelaysMs: [1, 1] });
+    fixture.setFaults((request) =>
+      request.operation === 'pulls/create'
+        ? { kind: 'fail', status: 422, message: 'No commits between main and comments/c17' }
+        : undefined,
+    );
+
+    const forgeError = asForgeError(await rejection(client.proposeComment(proposal('c17'))));
+
+    expect(forgeError.retryable).toBe(true);
+    expect(forgeError.status).toBe(422);
+    expect(forgeError.message).toContain('after 2 retries');
+    const opens = fixture.exchanges.filter((exchange) => exchange.operation === 'pulls/create');
+    expect(opens.length).toBe(3);
+    fixture.setFaults(undefined);
+    expect((await client.proposeComment(proposal('c17'))).number).toBe(1);
+  });
+
+  const clock = 1_800_000_000_000;
   test.each([
-    { status: 503 as const, retryAfterSeconds: undefined, retryAfterMs: null },
-    { status: 429 as const, retryAfterSeconds: 7, retryAfterMs: 7_000 },
-    { status: 403 as const, retryAfterSeconds: undefined, retryAfterMs: 60_000 },
+    {
+      status: 503 as const,
+      retryAfterSeconds: undefined,
+      reset: undefined,
+      retryAfterMs: null,
+      attempts: 4,
+    },
+    {
+      status: 429 as const,
+      retryAfterSeconds: 7,
+      reset: undefined,
+      retryAfterMs: 7_000,
+      attempts: 1,
+    },
+    {
+      status: 429 as const,
+      retryAfterSeconds: undefined,
+      reset: undefined,
+      retryAfterMs: 60_000,
+      attempts: 1,
+    },
+    {
+      status: 403 as const,
+      retryAfterSeconds: undefined,
+      reset: undefined,
+      retryAfterMs: 60_000,
+      attempts: 1,
+    },
+    {
+      status: 403 as const,
+      retryAfterSeconds: undefined,
+      reset: clock / 1000 + 90,
+      retryAfterMs: 90_000,
+      attempts: 1,
+    },
   ])(
-    'reports $status before any effect as retryable',
-    async ({ status, retryAfterSeconds, retryAfterMs }) => {
-      const client = fixture.client();
+    'reports $status before any effect as retryable (retry-after $retryAfterSeconds, reset $reset)',
+    async ({ status, retryAfterSeconds, reset, retryAfterMs, attempts }) => {
+      const client = fixture.client({ now: () => clock });
       fixture.setFaults((request) =>
         request.operation === 'git/create-ref'
           ? {
               kind: 'fail',
               status,
               ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+              ...(reset === undefined ? {} : { rateLimitResetSeconds: reset }),
             }
           : undefined,
       );
@@ -207,6 +319,11 @@ describe('proposeComment', () => {
       expect(forgeError.retryAfterMs).toBe(retryAfterMs);
       expect(forgeError.operation).toBe('create branch');
       expect(forgeError.requestId).toMatch(/^[0-9A-F-]{36}$/);
+      expect(permanentFailure(forgeError)).toBeNull();
+      const creates = fixture.exchanges.filter(
+        (exchange) => exchange.operation === 'git/create-ref',
+      );
+      expect(creates.length).toBe(attempts);
       expect(await fixture.git('for-each-ref', 'refs/heads/comments/')).toBe('');
     },
   );

@@ -9,9 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  LOCAL_FORGE_SPACING,
   createGitHubForge,
   createOctokit,
+  type GitHubAppCredentials,
   type GitHubForgeOptions,
+  type OctokitOptions,
 } from '../../api/forge/github.ts';
 import {
   startLocalForge,
@@ -74,6 +77,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   return receiver;
 }
 
+export type ClientOptions = Partial<Omit<GitHubForgeOptions, 'octokit'>> & {
+  token?: string;
+  /** Authenticates as this GitHub App installation instead of the token. */
+  app?: GitHubAppCredentials;
+  octokit?: Partial<OctokitOptions>;
+};
+
 export interface ForgeFixture {
   dataDir: string;
   forge: LocalForge;
@@ -84,16 +94,20 @@ export interface ForgeFixture {
   fetch: typeof fetch;
   /** Replaces the fault hook for the requests that follow; undefined removes it. */
   setFaults(hook: FaultHook | undefined): void;
-  /** Builds a GitHub client against the forge whose traffic lands in `exchanges`. */
-  client(options?: Partial<Omit<GitHubForgeOptions, 'octokit'>> & { token?: string }): ForgeClient;
+  /**
+   * Builds a GitHub client against the forge whose traffic lands in `exchanges`, with the retry and
+   * throttling plugins: no write spacing and 1 ms retry waits, which `octokit` overrides.
+   */
+  client(options?: ClientOptions): ForgeClient;
   git(...args: string[]): Promise<string>;
   close(): Promise<void>;
 }
 
 /** Starts a local forge seeded with a small content folder, in a fresh temporary folder. */
 export async function startForgeFixture(
-  options: Partial<LocalForgeOptions> & { checker: OpenApiChecker },
+  options: Partial<LocalForgeOptions> & { checker: OpenApiChecker; webhookSecret?: string },
 ): Promise<ForgeFixture> {
+  const { checker, webhookSecret, ...forgeOptions } = options;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'forge-test-'));
   const content = path.join(dataDir, 'seed', 'content');
   await mkdir(path.join(content, 'posts'), { recursive: true });
@@ -106,28 +120,35 @@ export async function startForgeFixture(
     repo: REPO,
     baseBranch: 'main',
     token: TOKEN,
-    webhook: { url: receiver.url, secret: WEBHOOK_SECRET, retryDelaysMs: [20, 40] },
+    webhook: {
+      url: receiver.url,
+      secret: webhookSecret ?? WEBHOOK_SECRET,
+      retryDelaysMs: [20, 40],
+    },
     seed: { directory: content },
     faults: (request) => faults?.(request),
-    ...options,
+    ...forgeOptions,
   });
-  const recorder = options.checker.recordingFetch();
+  const recorder = checker.recordingFetch();
   return {
     dataDir,
     forge,
     receiver,
-    checker: options.checker,
+    checker,
     exchanges: recorder.exchanges,
     fetch: recorder.fetch,
     setFaults(hook) {
       faults = hook;
     },
     client(clientOptions = {}) {
-      const { token, ...rest } = clientOptions;
+      const { token, app, octokit: octokitOptions, ...rest } = clientOptions;
       const octokit = createOctokit({
         baseUrl: forge.url,
-        token: token ?? TOKEN,
+        ...(app === undefined ? { token: token ?? TOKEN } : { app }),
         fetch: recorder.fetch,
+        ...LOCAL_FORGE_SPACING,
+        retryBaseDelayMs: 1,
+        ...octokitOptions,
       });
       return createGitHubForge({
         octokit,
@@ -136,6 +157,7 @@ export async function startForgeFixture(
         baseBranch: 'main',
         committer: { name: 'Marginalia Bot', email: 'bot@marginalia.test' },
         requestTimeoutMs: 10_000,
+        noCommitsRetryDelaysMs: [5, 10, 20],
         ...rest,
       });
     },

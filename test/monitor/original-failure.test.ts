@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiConfig } from '../../api/config.ts';
-import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../../api/forge/github.ts';
 import type { FaultHook } from '../../api/forge/local/faults.ts';
 import { startLocalForge, type LocalForge } from '../../api/forge/local/index.ts';
 import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
@@ -160,7 +160,7 @@ beforeEach(async () => {
   const api = await startApiServer({
     config,
     forge: createGitHubForge({
-      octokit: createOctokit({ baseUrl: forge.url, token: TOKEN }),
+      octokit: createOctokit({ baseUrl: forge.url, token: TOKEN, ...LOCAL_FORGE_SPACING }),
       owner: 'marginalia',
       repo: 'blog',
       baseBranch: 'main',

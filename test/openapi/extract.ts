@@ -29,6 +29,7 @@ const USED_OPERATIONS: ReadonlyArray<{ method: string; path: string }> = [
   { method: 'patch', path: '/repos/{owner}/{repo}/pulls/{pull_number}' },
   { method: 'put', path: '/repos/{owner}/{repo}/pulls/{pull_number}/merge' },
   { method: 'post', path: '/repos/{owner}/{repo}/issues/{issue_number}/labels' },
+  { method: 'post', path: '/app/installations/{installation_id}/access_tokens' },
 ];
 
 /** Webhook events the local forge sends, by their key under `x-webhooks`. */

@@ -20,6 +20,8 @@ export type FaultDecision =
       message?: string;
       /** Sent as `retry-after`; for 403 and 429 also sets `x-ratelimit-remaining: 0`. */
       retryAfterSeconds?: number;
+      /** Sent as `x-ratelimit-reset`: when the rate limit resets, in seconds since the epoch. */
+      rateLimitResetSeconds?: number;
     }
   /**
    * Rejects the credentials (401 "Bad credentials") or the permission (403 "Resource not

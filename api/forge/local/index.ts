@@ -4,3 +4,4 @@ export { startLocalForge, type LocalForge, type LocalForgeOptions } from './serv
 export { seedRepository, type SeedOptions } from './seed.ts';
 export { signWebhookBody, type WebhookDelivery, type WebhookOptions } from './webhooks.ts';
 export type { FaultDecision, FaultHook, FaultRequest } from './faults.ts';
+export type { AccessLevel, LocalForgeApp, RepositoryPermissions } from './app-auth.ts';

@@ -340,6 +340,7 @@ export const pullRoutes: readonly Route[] = [
     pattern: /^\/pulls$/,
     operation: 'pulls/create',
     write: true,
+    permission: 'pull_requests',
     handle: createPull,
   },
   {
@@ -354,6 +355,7 @@ export const pullRoutes: readonly Route[] = [
     pattern: /^\/pulls\/(?<number>\d+)$/,
     operation: 'pulls/update',
     write: true,
+    permission: 'pull_requests',
     handle: updatePull,
   },
   {
@@ -361,6 +363,7 @@ export const pullRoutes: readonly Route[] = [
     pattern: /^\/pulls\/(?<number>\d+)\/merge$/,
     operation: 'pulls/merge',
     write: true,
+    permission: 'contents',
     handle: mergePull,
   },
   {
@@ -368,6 +371,7 @@ export const pullRoutes: readonly Route[] = [
     pattern: /^\/issues\/(?<number>\d+)\/labels$/,
     operation: 'issues/add-labels',
     write: true,
+    permission: 'pull_requests',
     handle: addLabels,
   },
 ];

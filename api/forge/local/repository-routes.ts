@@ -91,8 +91,20 @@ function identityField(
   return { name, email };
 }
 
+/** Returns the repository with `permissions` for the caller, as GitHub does for a signed-in request. */
 async function getRepository(request: RouteRequest) {
-  return { status: 200, body: repositoryPayload(await payloadContext(request.state)) };
+  const { contents, pull_requests: pulls } = request.caller.permissions;
+  const permissions = {
+    admin: false,
+    maintain: false,
+    push: contents === 'write',
+    triage: pulls === 'write',
+    pull: true,
+  };
+  return {
+    status: 200,
+    body: { ...repositoryPayload(await payloadContext(request.state)), permissions },
+  };
 }
 
 async function getRef(request: RouteRequest) {
@@ -289,6 +301,7 @@ export const repositoryRoutes: readonly Route[] = [
     pattern: /^\/git\/refs$/,
     operation: 'git/create-ref',
     write: true,
+    permission: 'contents',
     handle: createRef,
   },
   {
@@ -296,6 +309,7 @@ export const repositoryRoutes: readonly Route[] = [
     pattern: /^\/git\/refs\/(?<ref>.+)$/,
     operation: 'git/delete-ref',
     write: true,
+    permission: 'contents',
     handle: deleteRef,
   },
   {
@@ -310,6 +324,7 @@ export const repositoryRoutes: readonly Route[] = [
     pattern: /^\/contents\/(?<path>.+)$/,
     operation: 'repos/create-or-update-file-contents',
     write: true,
+    permission: 'contents',
     handle: putContent,
   },
 ];

@@ -7,6 +7,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { ForgeLogger } from '../types.ts';
+import {
+  createInstallationTokens,
+  type Caller,
+  type LocalForgeApp,
+  type RepositoryPermissions,
+} from './app-auth.ts';
 import { defaultFaultMessage, type FaultDecision, type FaultHook } from './faults.ts';
 import { readCommit, runGit } from './git.ts';
 import { GitHubHttpError, notFound, readJsonBody } from './http.ts';
@@ -27,6 +33,16 @@ export interface LocalForgeOptions {
   baseBranch?: string;
   /** The one token the forge accepts, as `Authorization: token …` or `Bearer …`. */
   token: string;
+  /**
+   * A GitHub App with one installation. Its JWTs are exchanged at
+   * POST /app/installations/{installation_id}/access_tokens for tokens that expire.
+   */
+  app?: LocalForgeApp;
+  /**
+   * What the token and the installation tokens may do; `write` for both when omitted. With
+   * `read`, writes that need the permission get 403 as GitHub returns it.
+   */
+  permissions?: Partial<RepositoryPermissions>;
   /** Defaults to 127.0.0.1. */
   host?: string;
   /** Defaults to 0: the system picks a free port. */
@@ -65,13 +81,14 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** Returns whether the Authorization header carries the token, in constant time. */
-function tokenMatches(header: string | undefined, expected: Buffer): boolean | null {
-  if (header === undefined) return null;
-  const match = /^(?:token|bearer)\s+(\S+)$/i.exec(header.trim());
-  if (!match) return false;
-  return timingSafeEqual(digest(match[1] ?? ''), expected);
+/** Returns the token in an Authorization header, or null when the header has none. */
+function presentedToken(header: string | undefined): string | null {
+  const match = /^(?:token|bearer)\s+(\S+)$/i.exec(header?.trim() ?? '');
+  return match?.[1] ?? null;
 }
+
+const APP_TOKEN_PATH = /^\/app\/installations\/(?<id>[^/]+)\/access_tokens$/;
+const APP_TOKEN_OPERATION = 'apps/create-installation-access-token';
 
 /** Deterministic id for a repository name, so that restarts keep the same `id`. */
 function repositoryId(owner: string, repo: string): number {
@@ -106,6 +123,8 @@ function faultResponse(decision: Extract<FaultDecision, { kind: 'fail' }>): Rout
   if (decision.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(decision.retryAfterSeconds);
   if (decision.status === 403 || decision.status === 429) headers['x-ratelimit-remaining'] = '0';
+  if (decision.rateLimitResetSeconds !== undefined)
+    headers['x-ratelimit-reset'] = String(decision.rateLimitResetSeconds);
   const message = decision.message ?? defaultFaultMessage(decision.status);
   return errorResponse(new GitHubHttpError(decision.status, message, { headers }));
 }
@@ -168,6 +187,29 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
   const randomId = options.randomId ?? randomUUID;
   const prepared = await prepareState(options, logger, now);
   const expectedToken = digest(options.token);
+  const permissions: RepositoryPermissions = {
+    contents: options.permissions?.contents ?? 'write',
+    pull_requests: options.permissions?.pull_requests ?? 'write',
+  };
+  const installationTokens =
+    options.app === undefined ? null : createInstallationTokens(options.app, permissions, now);
+
+  /** Finds who sent a request: the configured token or a live installation token. */
+  function authenticate(header: string | undefined): Caller {
+    if (header === undefined) throw new GitHubHttpError(401, 'Requires authentication');
+    const token = presentedToken(header);
+    if (token === null) throw new GitHubHttpError(401, 'Bad credentials');
+    if (timingSafeEqual(digest(token), expectedToken)) return { kind: 'token', permissions };
+    const installation = installationTokens?.lookup(token) ?? null;
+    if (installation === null) throw new GitHubHttpError(401, 'Bad credentials');
+    return installation;
+  }
+
+  /** GitHub's 403 for a write the credential's permissions do not cover. */
+  function forbidden(caller: Caller): GitHubHttpError {
+    const kind = caller.kind === 'token' ? 'personal access token' : 'integration';
+    return new GitHubHttpError(403, `Resource not accessible by ${kind}`);
+  }
 
   const state: ForgeState = {
     repoPath: prepared.repoPath,
@@ -213,6 +255,30 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
   }
 
   let sequence = 0;
+
+  /** Handles POST /app/installations/{installation_id}/access_tokens, faults included. */
+  async function createInstallationToken(
+    request: IncomingMessage,
+    path: string,
+    installationId: string,
+  ): Promise<{ result: RouteResponse; drop: boolean }> {
+    if (installationTokens === null) throw notFound('apps/apps');
+    sequence += 1;
+    const fault = options.faults?.({
+      method: 'POST',
+      path,
+      operation: APP_TOKEN_OPERATION,
+      sequence,
+    });
+    if (fault?.kind === 'fail') return { result: faultResponse(fault), drop: false };
+    await readJsonBody(request);
+    const created = installationTokens.create(installationId, request.headers.authorization);
+    if (fault?.kind === 'fail-after-effect') {
+      const error = new GitHubHttpError(fault.status, defaultFaultMessage(fault.status));
+      return { result: errorResponse(error), drop: false };
+    }
+    return { result: created, drop: fault?.kind === 'drop-after-effect' };
+  }
   const repoPrefix = `/repos/${options.owner}/${options.repo}`.toLowerCase();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -245,44 +311,58 @@ export async function startLocalForge(options: LocalForgeOptions): Promise<Local
     let result: RouteResponse;
     let drop = false;
     try {
-      const authorized = tokenMatches(request.headers.authorization, expectedToken);
-      if (authorized !== true) {
-        const message = authorized === null ? 'Requires authentication' : 'Bad credentials';
-        throw new GitHubHttpError(401, message);
-      }
       const pathname = url.pathname.replace(/\/+$/, '');
-      const prefixMatches = pathname.toLowerCase().startsWith(repoPrefix);
-      const rest = pathname.slice(repoPrefix.length);
-      const found =
-        prefixMatches && (rest === '' || rest.startsWith('/')) ? findRoute(method, rest) : null;
-      if (found === null) throw notFound();
-      operation = found.route.operation;
-      sequence += 1;
-      const fault = options.faults?.({ method, path: url.pathname, operation, sequence });
-      if (fault?.kind === 'deny') {
-        result = errorResponse(
-          new GitHubHttpError(
-            fault.status,
-            fault.status === 401 ? 'Bad credentials' : 'Resource not accessible by integration',
-          ),
-        );
-      } else if (fault?.kind === 'fail') {
-        result = faultResponse(fault);
+      const appToken = method === 'POST' ? APP_TOKEN_PATH.exec(pathname) : null;
+      if (appToken !== null) {
+        operation = APP_TOKEN_OPERATION;
+        ({ result, drop } = await createInstallationToken(
+          request,
+          url.pathname,
+          appToken.groups?.['id'] ?? '',
+        ));
       } else {
-        const body = method === 'GET' || method === 'DELETE' ? {} : await readJsonBody(request);
-        const routeRequest = { state, params: found.params, query: url.searchParams, body };
-        const run = () =>
-          found.route.handle(routeRequest).catch((error: unknown) => {
-            if (error instanceof GitHubHttpError) return errorResponse(error);
-            throw error;
-          });
-        result = found.route.write ? await serialize(run) : await run();
-        if (fault?.kind === 'fail-after-effect') {
+        const caller = authenticate(request.headers.authorization);
+        const prefixMatches = pathname.toLowerCase().startsWith(repoPrefix);
+        const rest = pathname.slice(repoPrefix.length);
+        const found =
+          prefixMatches && (rest === '' || rest.startsWith('/')) ? findRoute(method, rest) : null;
+        if (found === null) throw notFound();
+        operation = found.route.operation;
+        const needed = found.route.permission;
+        if (needed !== undefined && caller.permissions[needed] !== 'write') throw forbidden(caller);
+        sequence += 1;
+        const fault = options.faults?.({ method, path: url.pathname, operation, sequence });
+        if (fault?.kind === 'deny') {
           result = errorResponse(
-            new GitHubHttpError(fault.status, defaultFaultMessage(fault.status)),
+            new GitHubHttpError(
+              fault.status,
+              fault.status === 401 ? 'Bad credentials' : 'Resource not accessible by integration',
+            ),
           );
+        } else if (fault?.kind === 'fail') {
+          result = faultResponse(fault);
+        } else {
+          const body = method === 'GET' || method === 'DELETE' ? {} : await readJsonBody(request);
+          const routeRequest = {
+            state,
+            params: found.params,
+            query: url.searchParams,
+            body,
+            caller,
+          };
+          const run = () =>
+            found.route.handle(routeRequest).catch((error: unknown) => {
+              if (error instanceof GitHubHttpError) return errorResponse(error);
+              throw error;
+            });
+          result = found.route.write ? await serialize(run) : await run();
+          if (fault?.kind === 'fail-after-effect') {
+            result = errorResponse(
+              new GitHubHttpError(fault.status, defaultFaultMessage(fault.status)),
+            );
+          }
+          drop = fault?.kind === 'drop-after-effect';
         }
-        drop = fault?.kind === 'drop-after-effect';
       }
     } catch (error) {
       if (error instanceof GitHubHttpError) {

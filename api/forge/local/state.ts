@@ -1,6 +1,7 @@
 // The local forge's state shared by its routes, and the route contract.
 
 import type { ForgeLogger } from '../types.ts';
+import type { Caller, RepositoryPermissions } from './app-auth.ts';
 import { canMerge, diffFiles, listBranches, readCommit, runGit } from './git.ts';
 import {
   pullPayload,
@@ -38,6 +39,8 @@ export interface RouteRequest {
   params: Record<string, string>;
   query: URLSearchParams;
   body: Record<string, unknown>;
+  /** The credential that sent the request and what it may do. */
+  caller: Caller;
 }
 
 export interface RouteResponse {
@@ -54,6 +57,8 @@ export interface Route {
   operation: string;
   /** Writes are serialized so that two requests never move one ref at once. */
   write: boolean;
+  /** The permission a write needs at `write` level; a caller with `read` gets GitHub's 403. */
+  permission?: keyof RepositoryPermissions;
   handle(request: RouteRequest): Promise<RouteResponse>;
 }
 

@@ -1,0 +1,126 @@
+// `npm run doctor`: checks a deployment's settings and its access to the forge before comments
+// depend on them. It reads the API settings and the GitHub settings from the environment, then
+// checks with the forge that the credentials work, the repository and base branch exist, and the
+// credentials may write contents and pull requests.
+//
+// Prints one line per check, "ok" or "FAILED" with what to change. Exit status: 0 when every
+// check passed, 1 when a check failed or the forge could not be reached, 2 when a setting is
+// missing or invalid (the line names the variable).
+
+import { ConfigError, parseConfig } from '../config.ts';
+import {
+  createForgeFromConfig,
+  parseGitHubConfig,
+  type GitHubConfig,
+} from '../forge/github-config.ts';
+import type { ForgeAccessCheck, ForgeLogger } from '../forge/types.ts';
+import { terminalText } from './terminal-text.ts';
+
+const CHECK_NAMES: readonly ForgeAccessCheck['name'][] = [
+  'credentials',
+  'repository',
+  'base branch',
+  'permissions',
+];
+
+function print(line: string): void {
+  process.stdout.write(`${terminalText(line, { multiline: false })}\n`);
+}
+
+function report(ok: boolean, name: string, detail: string): void {
+  print(`${ok ? 'ok    ' : 'FAILED'}  ${name}: ${detail}`);
+}
+
+/** Forge warnings (rate limits, token renewals) go to stderr as JSON lines; requests are not logged. */
+const stderrLogger: ForgeLogger = {
+  info() {},
+  warn(message, fields) {
+    process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...fields })}\n`);
+  },
+  error(message, fields) {
+    process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields })}\n`);
+  },
+};
+
+function describeAuth(config: GitHubConfig): string {
+  return config.auth.kind === 'token'
+    ? 'a fine-grained token'
+    : `GitHub App ${config.auth.appId}, installation ${config.auth.installationId}`;
+}
+
+/** Reads both settings groups, printing a line for each; returns the GitHub settings or null. */
+function readSettings(env: Record<string, string | undefined>): GitHubConfig | null {
+  let valid = true;
+  try {
+    parseConfig(env);
+    report(true, 'API settings', 'every variable is set and valid');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    report(false, 'API settings', `${error.message}.`);
+    valid = false;
+  }
+  let github: GitHubConfig | null = null;
+  try {
+    github = parseGitHubConfig(env);
+    report(
+      true,
+      'GitHub settings',
+      `${github.owner}/${github.repo}, base branch ${github.baseBranch}, ${github.apiUrl}, ${describeAuth(github)}`,
+    );
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    report(false, 'GitHub settings', `${error.message}.`);
+    valid = false;
+  }
+  return valid ? github : null;
+}
+
+async function main(): Promise<number> {
+  const github = readSettings(process.env);
+  if (github === null) {
+    print('Fix the settings named above, then run npm run doctor again.');
+    return 2;
+  }
+  const forge = createForgeFromConfig(github, {
+    logger: stderrLogger,
+    octokit: { retries: 2, retryBaseDelayMs: 500 },
+    client: { requestTimeoutMs: 15_000 },
+  });
+  let checks: ForgeAccessCheck[];
+  try {
+    checks = (await forge.checkAccess()).checks;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    report(
+      false,
+      'connection',
+      `${github.apiUrl} could not be reached (${reason}); check MARGINALIA_GITHUB_API_URL and the network.`,
+    );
+    return 1;
+  }
+  for (const check of checks) report(check.ok, check.name, check.detail);
+  const failed = checks.filter((check) => !check.ok);
+  for (const name of CHECK_NAMES) {
+    if (!checks.some((check) => check.name === name)) {
+      print(`-       ${name}: not checked, because an earlier check failed`);
+    }
+  }
+  if (failed.length === 0) {
+    print(`All ${checks.length} forge checks passed.`);
+    return 0;
+  }
+  print(`${failed.length} forge check${failed.length === 1 ? '' : 's'} failed; see FAILED above.`);
+  return 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `doctor failed: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
