@@ -3,9 +3,13 @@
 // checks with the forge that the credentials work, the repository and base branch exist, and the
 // credentials may write contents and pull requests.
 //
+// Then, when the API answers at MARGINALIA_API_PUBLIC_URL, it prints the pipeline's health
+// checks from GET /api/health (docs/operations.md explains each).
+//
 // Prints one line per check, "ok" or "FAILED" with what to change. Exit status: 0 when every
-// check passed, 1 when a check failed or the forge could not be reached, 2 when a setting is
-// missing or invalid (the line names the variable).
+// check passed, 1 when a check failed, the forge could not be reached or the pipeline is down,
+// 2 when a setting is missing or invalid (the line names the variable). An API that is not
+// running yet is reported but is not a failure, since doctor runs before the first deploy.
 
 import { ConfigError, parseConfig } from '../config.ts';
 import {
@@ -48,6 +52,57 @@ function describeAuth(config: GitHubConfig): string {
     : `GitHub App ${config.auth.appId}, installation ${config.auth.installationId}`;
 }
 
+/** Longest wait for the API's health report, in milliseconds. */
+const HEALTH_TIMEOUT_MS = 10_000;
+
+interface HealthCheckView {
+  status: string;
+  value: unknown;
+  threshold: unknown;
+  unit: unknown;
+  detail: unknown;
+}
+
+function describeMeasure(value: unknown, unit: unknown): string {
+  if (value === null || value === undefined) return 'none';
+  return typeof unit === 'string' ? `${String(value)} ${unit}` : String(value);
+}
+
+/**
+ * Prints the health checks of the API at `apiUrl`; returns false when the pipeline is down. An
+ * API that cannot be reached is reported and returns true.
+ */
+async function printHealth(apiUrl: string): Promise<boolean> {
+  let body: unknown;
+  try {
+    const response = await fetch(`${apiUrl}/api/health`, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
+    });
+    body = await response.json();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    print(`-       pipeline: not checked, the API at ${apiUrl} did not answer (${reason})`);
+    return true;
+  }
+  if (typeof body !== 'object' || body === null || !('checks' in body) || !('status' in body)) {
+    report(false, 'pipeline', `${apiUrl}/api/health did not return a health report`);
+    return false;
+  }
+  const checks = body.checks as Record<string, HealthCheckView>;
+  for (const [name, check] of Object.entries(checks)) {
+    const word = check.status === 'ok' ? 'ok    ' : check.status.toUpperCase().padEnd(6);
+    const measure =
+      check.threshold === null
+        ? describeMeasure(check.value, check.unit)
+        : `${describeMeasure(check.value, check.unit)} (threshold ${describeMeasure(check.threshold, check.unit)})`;
+    print(`${word}  ${name}: ${measure}. ${String(check.detail)}`);
+  }
+  const status = String(body.status);
+  print(`The pipeline is ${status}; docs/operations.md says what each check means.`);
+  return status !== 'down';
+}
+
 /** Reads both settings groups, printing a line for each; returns the GitHub settings or null. */
 function readSettings(env: Record<string, string | undefined>): GitHubConfig | null {
   let valid = true;
@@ -77,6 +132,7 @@ function readSettings(env: Record<string, string | undefined>): GitHubConfig | n
 
 async function main(): Promise<number> {
   const github = readSettings(process.env);
+  const apiUrl = (process.env['MARGINALIA_API_PUBLIC_URL'] ?? '').trim().replace(/\/+$/, '');
   if (github === null) {
     print('Fix the settings named above, then run npm run doctor again.');
     return 2;
@@ -107,10 +163,13 @@ async function main(): Promise<number> {
   }
   if (failed.length === 0) {
     print(`All ${checks.length} forge checks passed.`);
-    return 0;
+  } else {
+    print(
+      `${failed.length} forge check${failed.length === 1 ? '' : 's'} failed; see FAILED above.`,
+    );
   }
-  print(`${failed.length} forge check${failed.length === 1 ? '' : 's'} failed; see FAILED above.`);
-  return 1;
+  const healthy = await printHealth(apiUrl);
+  return failed.length === 0 && healthy ? 0 : 1;
 }
 
 main().then(

@@ -3,6 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ENV } from '../../api/config.ts';
@@ -22,7 +23,8 @@ const checker = createOpenApiChecker();
 const API_ENV = {
   [ENV.publicSiteUrl]: 'http://127.0.0.1:4321',
   [ENV.internalSiteUrl]: 'http://127.0.0.1:4322',
-  [ENV.apiPublicUrl]: 'http://127.0.0.1:8787',
+  // Port 9 (discard) has no listener here, so the health lines report an API not running.
+  [ENV.apiPublicUrl]: 'http://127.0.0.1:9',
   [ENV.staffToken]: 's'.repeat(32),
   [ENV.webhookSecret]: 'w'.repeat(32),
 };
@@ -123,6 +125,7 @@ describe('doctor', () => {
       repository: 'ok',
       'base branch': 'ok',
       permissions: 'ok',
+      pipeline: '-',
     });
     expect(run.stdout).toContain('All 4 forge checks passed.');
     expect(run.stdout).not.toContain(TOKEN);
@@ -246,4 +249,80 @@ describe('doctor', () => {
       /FAILED {2}connection: http:\/\/127\.0\.0\.1:\d+ could not be reached/,
     );
   });
+
+  test('prints the pipeline health of a running API', async () => {
+    const forge = await startForge();
+    const health = await startHealthServer({
+      status: 'degraded',
+      checks: {
+        outboxAge: {
+          status: 'ok',
+          value: 3,
+          threshold: 300,
+          unit: 'seconds',
+          detail: 'Comments reach the forge in time.',
+        },
+        reviewDeadline: {
+          status: 'degraded',
+          value: 2,
+          threshold: 0,
+          unit: 'pull requests',
+          detail: '2 comment pull requests have waited more than 72 h for review.',
+        },
+      },
+    });
+    try {
+      const run = await runDoctor(tokenEnv(forge, { [ENV.apiPublicUrl]: health.url }));
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('ok      outboxAge: 3 seconds (threshold 300 seconds).');
+      expect(run.stdout).toContain(
+        'DEGRADED  reviewDeadline: 2 pull requests (threshold 0 pull requests).',
+      );
+      expect(run.stdout).toContain('The pipeline is degraded');
+    } finally {
+      await health.close();
+    }
+  });
+
+  test('fails when the pipeline is down', async () => {
+    const forge = await startForge();
+    const health = await startHealthServer({
+      status: 'down',
+      checks: {
+        deadLetters: {
+          status: 'down',
+          value: 4,
+          threshold: 0,
+          unit: 'comments',
+          detail: '4 comments stopped retrying; see npm run replay for the cause of each.',
+        },
+      },
+    });
+    try {
+      const run = await runDoctor(tokenEnv(forge, { [ENV.apiPublicUrl]: health.url }));
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('DOWN    deadLetters: 4 comments (threshold 0 comments).');
+      expect(run.stdout).toContain('The pipeline is down');
+    } finally {
+      await health.close();
+    }
+  });
 });
+
+/** Serves `report` at /api/health on 127.0.0.1, as a running API would. */
+async function startHealthServer(
+  report: unknown,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer((request, response) => {
+    const found = request.url === '/api/health';
+    response.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(found ? report : { message: 'not found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
