@@ -10,7 +10,12 @@ import { createDeliveryWorker, type DeliveryWorker } from '../delivery/worker.ts
 import { createAlertSender, type AlertSender } from '../monitor/alerts.ts';
 import { createMonitor, type Monitor } from '../monitor/monitor.ts';
 import { DEFAULT_MONITOR_SETTINGS } from '../monitor/settings.ts';
-import { createGitHubForge, createOctokit, LOCAL_FORGE_SPACING } from '../forge/github.ts';
+import { LOCAL_FORGE_SPACING } from '../forge/github.ts';
+import {
+  createForgeFromConfig,
+  parseGitHubConfig,
+  type GitHubConfig,
+} from '../forge/github-config.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import { createD1Store, type D1CommentStore } from '../outbox/d1-store.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
@@ -19,7 +24,6 @@ import { createIdGenerator } from '../platform/ids.ts';
 import { createJsonLogger, errorMessage, type Logger } from '../platform/logger.ts';
 import { createContentState, type ContentState } from './content-refresh.ts';
 import { stringVariables, type DeliveryMessage, type WorkerEnv } from './env.ts';
-import { parseForgeSettings, type ForgeSettings } from './forge-config.ts';
 
 /** Maximum delaySeconds of a Cloudflare Queues message: 12 hours (Cloudflare's Queues limits page). */
 export const MAX_QUEUE_DELAY_SECONDS = 12 * 60 * 60;
@@ -27,7 +31,7 @@ export const MAX_QUEUE_DELAY_SECONDS = 12 * 60 * 60;
 export interface WorkerRuntime {
   env: WorkerEnv;
   config: ApiConfig;
-  forgeSettings: ForgeSettings;
+  forgeSettings: GitHubConfig;
   store: D1CommentStore;
   forge: ForgeClient;
   clock: Clock;
@@ -97,23 +101,16 @@ export function createRuntime(env: WorkerEnv, overrides: RuntimeOverrides = {}):
     );
   const variables = stringVariables(env);
   const config = parseConfig(variables);
-  const forgeSettings = parseForgeSettings(variables);
+  const forgeSettings = parseGitHubConfig(variables);
   // The binding has the methods of the local D1Database declaration and more.
   const db = env.DB as unknown as D1Database;
   const store = createD1Store(db);
-  const github = createGitHubForge({
-    octokit: createOctokit({
-      baseUrl: forgeSettings.apiUrl,
-      token: forgeSettings.token,
-      // GitHub asks integrators to space writes; a forge on loopback is the local one, which
-      // does not, and the Workers tests and `wrangler dev` use it.
-      ...(isLoopback(forgeSettings.apiUrl) ? LOCAL_FORGE_SPACING : {}),
-    }),
-    owner: forgeSettings.owner,
-    repo: forgeSettings.repo,
-    baseBranch: forgeSettings.baseBranch,
+  const github = createForgeFromConfig(forgeSettings, {
     logger,
-    now: () => clock.now().getTime(),
+    // GitHub asks integrators to space writes; a forge on loopback is the local one, which does
+    // not, and the Workers tests and `wrangler dev` use it.
+    ...(isLoopback(forgeSettings.apiUrl) ? { octokit: LOCAL_FORGE_SPACING } : {}),
+    client: { now: () => clock.now().getTime() },
   });
   // The webhook route deletes a closed branch without awaiting it. On Workers, such work must be
   // registered with waitUntil, because the runtime may cancel it once the response is sent.

@@ -1,10 +1,11 @@
 // The Worker's forge settings, and its response when a variable is missing.
 import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { ConfigError } from '../../api/config.ts';
 import type { WorkerEnv } from '../../api/workers/env.ts';
-import { parseForgeSettings } from '../../api/workers/forge-config.ts';
+import { parseGitHubConfig } from '../../api/forge/github-config.ts';
+import { createRuntime } from '../../api/workers/runtime.ts';
 import worker from '../../api/workers/index.ts';
 
 const bindings = env as WorkerEnv;
@@ -17,27 +18,40 @@ const FORGE = {
 
 function configError(variables: Record<string, string | undefined>): ConfigError {
   try {
-    parseForgeSettings(variables);
+    parseGitHubConfig(variables);
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
   }
-  throw new Error('parseForgeSettings accepted the settings');
+  throw new Error('parseGitHubConfig accepted the settings');
+}
+
+/** The Worker's bindings with GitHub App credentials in place of the token. */
+function appBindings(): WorkerEnv {
+  const withApp: Record<string, unknown> = {
+    ...bindings,
+    MARGINALIA_GITHUB_APP_ID: String(inject('appId')),
+    MARGINALIA_GITHUB_INSTALLATION_ID: String(inject('appInstallationId')),
+    // As a secret set from an env file: one line with literal \n sequences.
+    MARGINALIA_GITHUB_APP_PRIVATE_KEY: inject('appPrivateKey').trim().replaceAll('\n', '\\n'),
+  };
+  delete withApp['MARGINALIA_GITHUB_TOKEN'];
+  return withApp as unknown as WorkerEnv;
 }
 
 describe('forge settings', () => {
   it('fills in the defaults', () => {
-    expect(parseForgeSettings(FORGE)).toEqual({
+    expect(parseGitHubConfig(FORGE)).toEqual({
       owner: 'marginalia',
       repo: 'blog',
       baseBranch: 'main',
       apiUrl: 'https://api.github.com',
-      token: 'token-value',
+      auth: { kind: 'token', token: 'token-value' },
     });
   });
 
   it('trims a trailing slash from the API URL', () => {
-    const settings = parseForgeSettings({
+    const settings = parseGitHubConfig({
       ...FORGE,
       MARGINALIA_GITHUB_API_URL: 'http://127.0.0.1:4010/',
     });
@@ -55,14 +69,22 @@ describe('forge settings', () => {
     expect(error.variable).toBe('MARGINALIA_GITHUB_API_URL');
   });
 
-  it('names the token when only App credentials are set', () => {
-    const error = configError({
-      ...FORGE,
-      MARGINALIA_GITHUB_TOKEN: undefined,
-      MARGINALIA_GITHUB_APP_ID: '12345',
-    });
-    expect(error.variable).toBe('MARGINALIA_GITHUB_TOKEN');
-    expect(error.message).toContain('MARGINALIA_GITHUB_APP_ID');
+  it('reads an App private key inside workerd', () => {
+    const settings = parseGitHubConfig(appBindings() as unknown as Record<string, string>);
+    expect(settings.auth.kind).toBe('app');
+  });
+});
+
+describe('GitHub App credentials', () => {
+  it('pass the forge access check through installation tokens', async () => {
+    const runtime = createRuntime(appBindings());
+    const report = await runtime.forge.checkAccess();
+    expect(report.checks.map((check) => [check.name, check.ok])).toEqual([
+      ['credentials', true],
+      ['repository', true],
+      ['base branch', true],
+      ['permissions', true],
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 // Runs on Node before the workerd tests. It writes the bundled content index from content/ and
 // starts the local forge seeded with the same content/. It also starts a control server, through
 // which the tests inside workerd (where no Node API runs) set forge faults and read webhooks.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,8 @@ export const OWNER = 'marginalia';
 export const REPO = 'blog';
 export const FORGE_TOKEN = 'workers-test-forge-token';
 export const WEBHOOK_SECRET = 'workers-test-webhook-secret';
+export const APP_ID = 4242;
+export const APP_INSTALLATION_ID = 77;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,6 +29,9 @@ declare module 'vitest' {
     controlUrl: string;
     forgeToken: string;
     webhookSecret: string;
+    appId: number;
+    appInstallationId: number;
+    appPrivateKey: string;
   }
 }
 
@@ -83,6 +89,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return decision;
   };
 
+  // The forge also accepts this GitHub App, so a test can deliver with installation tokens.
+  const appKeys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workers-forge-'));
   const forge = await startLocalForge({
     dataDir,
@@ -93,6 +105,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     webhook: { url: `${receiverUrl}/webhooks`, secret: WEBHOOK_SECRET, retryDelaysMs: [] },
     seed: { directory: contentDir, prefix: 'content' },
     faults,
+    app: { id: APP_ID, publicKey: appKeys.publicKey, installationId: APP_INSTALLATION_ID },
   });
 
   const control = createServer(async (request, response) => {
@@ -124,6 +137,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('controlUrl', controlUrl);
   project.provide('forgeToken', FORGE_TOKEN);
   project.provide('webhookSecret', WEBHOOK_SECRET);
+  project.provide('appId', APP_ID);
+  project.provide('appInstallationId', APP_INSTALLATION_ID);
+  project.provide('appPrivateKey', appKeys.privateKey);
 
   return async () => {
     await close(control);
