@@ -108,6 +108,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     app: { id: APP_ID, publicKey: appKeys.publicKey, installationId: APP_INSTALLATION_ID },
   });
 
+  const hookCalls: string[] = [];
   const control = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://control');
     const send = (status: number, body: unknown) => {
@@ -122,6 +123,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     if (request.method === 'GET' && url.pathname === '/faults') {
       send(200, { rules });
+      return;
+    }
+    // The sites' deploy hooks: the Worker POSTs here after a merge.
+    const hook = /^\/hooks\/(public|internal)$/.exec(url.pathname);
+    if (request.method === 'POST' && hook !== null) {
+      hookCalls.push(hook[1] ?? '');
+      send(200, { ok: true });
+      return;
+    }
+    if (request.method === 'GET' && url.pathname === '/hooks') {
+      send(200, { calls: hookCalls });
       return;
     }
     if (request.method === 'GET' && url.pathname === '/webhooks') {

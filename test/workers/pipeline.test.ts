@@ -9,6 +9,7 @@ import type { StoredComment } from '../../api/outbox/types.ts';
 import type { WorkerEnv } from '../../api/workers/env.ts';
 import {
   PUBLIC_ORIGIN,
+  deployHookCalls,
   forgeApi,
   forgeWebhooks,
   pullsFor,
@@ -112,6 +113,7 @@ describe('delivery through the queue', () => {
     const proposed = await waitForStatus(receipt, 'proposed');
     expect(proposed.pullRequest?.number).toBe(pull.number);
 
+    const hooksBefore = (await deployHookCalls()).length;
     const merge = await forgeApi(`/pulls/${pull.number}/merge`, {
       method: 'PUT',
       body: JSON.stringify({ merge_method: 'merge' }),
@@ -120,6 +122,13 @@ describe('delivery through the queue', () => {
     const responses = await relayWebhooks(receipt, 'pull_request');
     expect(responses.map((response) => response.status)).toEqual([200]);
     expect(await receiptStatus(receipt)).toBe('published');
+
+    // The merge asks each site's deploy hook for a rebuild, once.
+    const calls = await waitFor('both deploy hooks', async () => {
+      const all = await deployHookCalls();
+      return all.length >= hooksBefore + 2 ? all.slice(hooksBefore) : undefined;
+    });
+    expect([...calls].sort()).toEqual(['internal', 'public']);
   });
 
   it('declines a comment whose pull request is closed', async () => {

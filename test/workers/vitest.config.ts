@@ -24,6 +24,8 @@ export default defineConfig({
           MARGINALIA_GITHUB_REPO: 'blog',
           MARGINALIA_GITHUB_API_URL: inject<string>('forgeUrl'),
           MARGINALIA_GITHUB_TOKEN: inject<string>('forgeToken'),
+          MARGINALIA_PUBLIC_DEPLOY_HOOK_URL: `${inject<string>('controlUrl')}/hooks/public`,
+          MARGINALIA_INTERNAL_DEPLOY_HOOK_URL: `${inject<string>('controlUrl')}/hooks/internal`,
           // Each test sends from its own address; the limits are tested on their own.
           MARGINALIA_RATE_LIMIT_ADDRESS_PER_MINUTE: '1000',
           MARGINALIA_RATE_LIMIT_ADDRESS_PER_HOUR: '1000',

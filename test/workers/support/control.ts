@@ -45,6 +45,12 @@ export async function forgeWebhooks(): Promise<RecordedWebhook[]> {
   return body.webhooks;
 }
 
+/** Lists the sites whose deploy hook was called, one entry per call, oldest first. */
+export async function deployHookCalls(): Promise<string[]> {
+  const body = (await (await control('/hooks')).json()) as { calls: string[] };
+  return body.calls;
+}
+
 /** Calls the local forge's REST API with the test token. */
 export async function forgeApi(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`${inject('forgeUrl')}/repos/${OWNER}/${REPO}${path}`, {
