@@ -1,7 +1,7 @@
 // The failure this product exists to prevent, replayed end to end: the forge starts rejecting
 // every write, as a mail server once began rejecting the comment relay. Real processes run here
 // (the local forge over a real git repository, the API over HTTP with its SQLite outbox, worker,
-// monitor and canary, and an HTTP server standing in for the alert webhook) on a clock 300 times
+// monitor and canary, and an HTTP server standing in for the alert webhook) on a clock 120 times
 // faster than real time, so a 5-minute canary period takes 2.5 seconds.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -193,6 +193,7 @@ afterEach(async () => {
   await rm(fixture.dir, { recursive: true, force: true });
 });
 
+// Each test runs for several canary periods, at least 5 s of real time, so it gets 60 s.
 describe.each([401, 403] as const)('forge rejecting every write with %i', (status) => {
   it('alerts once, keeps every comment, delivers after recovery', async () => {
     // A healthy start: the first canary passes, nothing is alerted.
@@ -264,5 +265,5 @@ describe.each([401, 403] as const)('forge rejecting every write with %i', (statu
     for (const receipt of receipts) expect(pulls.get(`comments/${receipt}`)).toBe(1);
     const changes = fixture.logs.filter((line) => line['message'] === 'pipeline status changed');
     expect(changes.map((line) => line['to'])).toEqual(['down', 'ok']);
-  });
+  }, 60_000);
 });
