@@ -3,9 +3,10 @@
 // "the forge started rejecting us" into an alert within minutes rather than weeks of silence.
 //
 // Alerts follow the overall status, not each check: one alert when it leaves ok (or gets worse),
-// one when it gets better, and one "resolved" when it is ok again. A failure usually turns several
-// checks red one after another (dead letters, then the canary, then the outbox age), and that is
-// one incident, so it is one alert. Every check's own state change is logged.
+// one when it gets better and has stayed so for resolveAfterMs, and one "resolved" when it is ok
+// again. A failure usually turns several checks red one after another (dead letters, then the
+// canary, then the outbox age), and that is one incident, so it is one alert. Every check's own
+// state change is logged.
 import type { ApiConfig } from '../config.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import type { CommentStore, DeadLetterCause } from '../outbox/types.ts';
@@ -27,6 +28,7 @@ import {
   type RebuildCheckState,
   type SiteDeployment,
   type SilenceCheckState,
+  worse,
 } from './checks.ts';
 import { DEFAULT_MONITOR_SETTINGS, type MonitorSettings } from './settings.ts';
 import { learnHourOfWeekRates, silenceCheck } from './silence.ts';
@@ -74,6 +76,11 @@ export interface MonitorOptions {
   recoveryProbeMs?: number;
   /** Time between relearning the comment rate, in milliseconds; 1 hour when absent. */
   silenceRefreshMs?: number;
+  /**
+   * Time the status must stay better than the last alerted one before the improvement is
+   * alerted, in milliseconds; 5 minutes when absent. A worse status is alerted at once.
+   */
+  resolveAfterMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -143,6 +150,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const forgeCheckMs = options.forgeCheckMs ?? 5 * 60_000;
   const recoveryProbeMs = options.recoveryProbeMs ?? 60_000;
   const silenceRefreshMs = options.silenceRefreshMs ?? 60 * 60_000;
+  const resolveAfterMs = options.resolveAfterMs ?? 5 * 60_000;
   const canaryIntervalMs = settings.canaryIntervalMinutes * 60_000;
 
   const canary: Canary | null =
@@ -174,6 +182,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let rebuildState: RebuildCheckState | null = null;
   const checkStates = new Map<CheckName, CheckStatus>();
   let alertState: AlertState | null = null;
+  /** Since when the status has been better than the last alerted one, or null. */
+  let improvingSince: number | null = null;
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
   let stopSignal = new AbortController();
@@ -322,7 +332,16 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   async function alertOnChange(report: HealthReport): Promise<void> {
     const previous = await loadAlertState();
-    if (previous.status === report.status) return;
+    if (worse(report.status, previous.status) === report.status) {
+      improvingSince = null;
+      if (previous.status === report.status) return;
+    } else {
+      // A status that flaps around a threshold would otherwise send an alert on every tick.
+      const now = clock.now().getTime();
+      improvingSince ??= now;
+      if (now - improvingSince < resolveAfterMs) return;
+      improvingSince = null;
+    }
     const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
     // The alert is named after the worst failing check, so that its runbook link points where an
     // operator starts; the summary lists every failing check.

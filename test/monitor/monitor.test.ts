@@ -230,6 +230,9 @@ describe('alerts', () => {
     await monitor.tick();
     harness.clock.advance(MINUTE);
     await monitor.tick();
+    // The improvement is alerted once the status has stayed ok for 5 minutes.
+    harness.clock.advance(5 * MINUTE);
+    await monitor.tick();
     await monitor.tick();
     expect(sent.map((event) => event.state)).toEqual(['firing', 'resolved']);
     expect(sent[1]?.check).toBe('deadLetters');
