@@ -144,7 +144,10 @@ export interface AlertSenderStatus {
   /** Cause of the latest failed request, e.g. "HTTP 500", or null before any failure. */
   lastError: string | null;
   lastDeliveredAt: Date | null;
-  /** Alerts given up: rejected with a 4xx other than 429, or out of attempts. */
+  /**
+   * Alerts given up since the last delivered one: rejected with a 4xx other than 429, or out of
+   * attempts. A later delivery resets it, because it shows the webhook works again.
+   */
   undeliverable: number;
 }
 
@@ -223,6 +226,10 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       if (outcome.kind === 'delivered') {
         queue.shift();
         lastDeliveredAt = clock.now();
+        if (undeliverable > 0) {
+          logger.info('alert webhook works again', { ...fields, undeliverable });
+          undeliverable = 0;
+        }
         if (alert.attempts > 1) logger.info('alert delivered after retries', fields);
         continue;
       }

@@ -120,3 +120,73 @@ describe('alerts on a flapping status', () => {
     expect(sent.map((event) => event.state)).toEqual(['firing', 'resolved']);
   });
 });
+
+describe('alerts after the webhook was down', () => {
+  let webhook: Server;
+  let webhookUrl: string;
+  let webhookUp: boolean;
+  let received: string[];
+
+  beforeEach(async () => {
+    webhookUp = false;
+    received = [];
+    webhook = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        if (!webhookUp) {
+          response.writeHead(503).end();
+          return;
+        }
+        received.push((JSON.parse(Buffer.concat(chunks).toString()) as { text: string }).text);
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const address = webhook.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    webhookUrl = `http://127.0.0.1:${address.port}`;
+  });
+
+  afterEach(async () => {
+    await new Promise((resolve) => webhook.close(resolve));
+  });
+
+  it('resolve once the webhook and forge are back', async () => {
+    const alerts = createAlertSender({
+      url: webhookUrl,
+      clock: harness.clock,
+      logger: createJsonLogger(
+        () => undefined,
+        () => harness.clock.now(),
+      ),
+      maxAttempts: 2,
+      sleep: async () => undefined,
+    });
+    const monitor = monitorWith({ alerts });
+    // The forge rejects the comment and the webhook is down: the firing alert is given up.
+    harness.forge.failNext('proposeComment', forgeError(401), forgeError(401));
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    expect((await monitor.tick()).status).toBe('down');
+    await alerts.flush();
+    expect(alerts.status().undeliverable).toBe(1);
+
+    // Both come back. Within an hour of ticks the pipeline must be ok and say so.
+    webhookUp = true;
+    let status = 'down';
+    for (
+      let index = 0;
+      index < 240 && received.at(-1)?.startsWith('[RESOLVED]') !== true;
+      index += 1
+    ) {
+      harness.clock.advance(15_000);
+      status = (await monitor.tick()).status;
+      await harness.worker.drain();
+      await alerts.flush();
+    }
+    await alerts.stop();
+    expect(status).toBe('ok');
+    expect(received.at(-1)).toMatch(/^\[RESOLVED\]/);
+  });
+});
