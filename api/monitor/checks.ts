@@ -119,6 +119,8 @@ export interface HealthInputs {
   deadLetters: number;
   lastProposedAt: Date | null;
   review: ReviewStats;
+  /** Why the outbox could not be read; the outbox figures are zeros when it is set. */
+  outboxError?: string;
   forge: ForgeCheckState;
   canary: CanaryCheckState | null;
   rebuilds: RebuildCheckState | null;
@@ -338,6 +340,15 @@ function alertsCheck(state: AlertDeliveryState | null): CheckResult {
   return ok(0, 0, 'alerts', `${state.pending} alerts are waiting to be sent.`);
 }
 
+/** The checks computed from the outbox's figures. */
+const OUTBOX_CHECKS = [
+  'outboxDepth',
+  'outboxAge',
+  'deadLetters',
+  'lastDelivery',
+  'reviewDeadline',
+] as const satisfies readonly CheckName[];
+
 const SEVERITY: Record<CheckStatus, number> = { ok: 0, degraded: 1, down: 2 };
 
 /** Returns the worse of two statuses. */
@@ -359,6 +370,17 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     silence: silenceCheck(inputs.silence),
     alerts: alertsCheck(inputs.alerts),
   };
+  if (inputs.outboxError !== undefined) {
+    // Zeros read from a broken outbox would pass, so every check that reads it fails instead.
+    const unreadable: CheckResult = {
+      status: 'down',
+      value: 'unreadable',
+      threshold: null,
+      unit: null,
+      detail: `The outbox could not be read: ${inputs.outboxError}`,
+    };
+    for (const name of OUTBOX_CHECKS) checks[name] = unreadable;
+  }
   const status = Object.values(checks).reduce<CheckStatus>(
     (current, check) => worse(current, check.status),
     'ok',

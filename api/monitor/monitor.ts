@@ -121,25 +121,33 @@ export async function storeHealthInputs(
   thresholds: HealthThresholds,
 ): Promise<HealthInputs> {
   const reviewCutoff = new Date(now.getTime() - thresholds.reviewDeadlineHours * 3_600_000);
-  const [outbox, deadLetters, lastProposedAt, review] = await Promise.all([
-    store.outboxStats(now),
-    store.countDeadLetters(),
-    store.lastProposedAt(),
-    store.reviewStats(reviewCutoff),
-  ]);
-  return {
-    now,
-    thresholds,
-    outbox,
-    deadLetters,
-    lastProposedAt,
-    review,
+  const unmeasured = {
     forge: { kind: 'unchecked' },
     canary: null,
     rebuilds: null,
     silence: null,
     alerts: null,
-  };
+  } as const;
+  try {
+    const [outbox, deadLetters, lastProposedAt, review] = await Promise.all([
+      store.outboxStats(now),
+      store.countDeadLetters(),
+      store.lastProposedAt(),
+      store.reviewStats(reviewCutoff),
+    ]);
+    return { now, thresholds, outbox, deadLetters, lastProposedAt, review, ...unmeasured };
+  } catch (error) {
+    return {
+      now,
+      thresholds,
+      outbox: { depth: 0, oldestAgeSeconds: 0 },
+      deadLetters: 0,
+      lastProposedAt: null,
+      review: { overdue: 0, oldestProposedAt: null },
+      outboxError: errorMessage(error),
+      ...unmeasured,
+    };
+  }
 }
 
 export function createMonitor(options: MonitorOptions): Monitor {
@@ -317,7 +325,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   async function loadAlertState(): Promise<AlertState> {
     if (alertState !== null) return alertState;
-    const stored = await store.getState(ALERT_STATE_KEY);
+    let stored: string | null = null;
+    try {
+      stored = await store.getState(ALERT_STATE_KEY);
+    } catch (error) {
+      logger.error('reading the alert state failed; assuming ok', { error: errorMessage(error) });
+    }
     if (stored !== null) {
       try {
         alertState = JSON.parse(stored) as AlertState;
@@ -368,7 +381,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
       since: clock.now().toISOString(),
       ...(report.status === 'ok' || primary === 'pipeline' ? {} : { check: primary }),
     };
-    await store.putState(ALERT_STATE_KEY, JSON.stringify(alertState), clock.now());
+    // A broken outbox is itself an incident, so failing to store the state must not stop the alert.
+    try {
+      await store.putState(ALERT_STATE_KEY, JSON.stringify(alertState), clock.now());
+    } catch (error) {
+      logger.error('storing the alert state failed', { error: errorMessage(error) });
+    }
     logger[report.status === 'ok' ? 'info' : 'error']('pipeline status changed', {
       from: previous.status,
       to: report.status,

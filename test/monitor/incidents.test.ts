@@ -190,3 +190,47 @@ describe('alerts after the webhook was down', () => {
     expect(received.at(-1)).toMatch(/^\[RESOLVED\]/);
   });
 });
+
+describe('health with an unreadable outbox', () => {
+  /** Returns the harness store, whose every method but close throws while `broken.now` is set. */
+  function breakableStore(broken: { now: boolean }): CommentStore {
+    return new Proxy(harness.store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function' || property === 'close') return value;
+        return (...args: unknown[]) => {
+          if (broken.now) return Promise.reject(new Error('SQLITE_IOERR: disk I/O error'));
+          return (value as (...inner: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
+  it('turns down and fires an alert', async () => {
+    const broken = { now: false };
+    const monitor = monitorWith({ store: breakableStore(broken) });
+    expect((await monitor.tick()).status).toBe('ok');
+    broken.now = true;
+    const report = await monitor.tick();
+    expect(report.status).toBe('down');
+    expect(report.checks.outboxAge.detail).toMatch(/disk I\/O error/);
+    expect(sent.map((event) => event.state)).toEqual(['firing']);
+  });
+
+  it('answers 503 with the error', async () => {
+    const broken = { now: true };
+    const other = await createHarness({ store: breakableStore(broken) });
+    try {
+      const response = await other.app.request('/api/health');
+      expect(response.status).toBe(503);
+      const json = (await response.json()) as {
+        status: string;
+        checks: Record<string, { detail: string }>;
+      };
+      expect(json.status).toBe('down');
+      expect(json.checks['deadLetters']?.detail).toMatch(/disk I\/O error/);
+    } finally {
+      await other.close();
+    }
+  });
+});
