@@ -183,6 +183,21 @@ export function createCanary(options: CanaryOptions): Canary {
     current.toClose = remaining.slice(-MAX_TO_CLOSE);
   }
 
+  /**
+   * Adds to `toClose` every delivered canary that it misses: the ones past MAX_TO_CLOSE after a
+   * long outage, and one sent just before the process ended, before its id was stored.
+   */
+  async function findUnclosed(current: StoredState): Promise<void> {
+    const known = new Set([...current.toClose, current.inflight?.id]);
+    // listUnsettled takes comments updated strictly before its argument, so 1 ms later is "now".
+    const unsettled = await store.listUnsettled(new Date(clock.now().getTime() + 1));
+    for (const comment of unsettled) {
+      if (comment.canary && comment.status === 'proposed' && !known.has(comment.id)) {
+        current.toClose.push(comment.id);
+      }
+    }
+  }
+
   async function send(current: StoredState): Promise<void> {
     const now = clock.now();
     current.lastSentAt = now.toISOString();
@@ -238,7 +253,12 @@ export function createCanary(options: CanaryOptions): Canary {
       await checkInflight(current);
       const lastSent = current.lastSentAt === null ? null : Date.parse(current.lastSentAt);
       const due = lastSent === null || clock.now().getTime() - lastSent >= options.intervalMs;
-      if (current.inflight === null && due) await send(current);
+      if (current.inflight === null && due) {
+        // Once per interval is often enough for a scan of every unsettled comment.
+        await findUnclosed(current);
+        await closeDelivered(current);
+        await send(current);
+      }
       await save(current);
     },
 

@@ -11,6 +11,7 @@ import {
   type AlertSender,
   type AlertSenderStatus,
 } from '../../api/monitor/alerts.ts';
+import { CANARY_HEADER } from '../../api/monitor/canary.ts';
 import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
 import { createMonitor, type Monitor, type MonitorOptions } from '../../api/monitor/monitor.ts';
 import type { CommentStore } from '../../api/outbox/types.ts';
@@ -232,5 +233,52 @@ describe('health with an unreadable outbox', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('canary pull requests', () => {
+  const WITH_CANARY = { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS };
+
+  it('are all closed after a long outage', async () => {
+    const monitor = monitorWith({ settings: WITH_CANARY });
+    // The worker delivers nothing for 60 canary periods (5 hours), so every canary times out.
+    for (let index = 0; index < 60; index += 1) {
+      await monitor.tick();
+      harness.clock.advance(5 * MINUTE + 1);
+    }
+    await harness.worker.drain();
+    expect(harness.forge.pulls.length).toBeGreaterThanOrEqual(60);
+    for (let index = 0; index < 3; index += 1) {
+      await monitor.tick();
+      await harness.worker.drain();
+      harness.clock.advance(5 * MINUTE + 1);
+    }
+    await monitor.tick();
+    const open = harness.forge.pulls.filter((pull) => pull.state === 'open');
+    expect(open.map((pull) => pull.title)).toEqual([]);
+  });
+
+  it('is closed when the monitor stopped before recording it', async () => {
+    // The monitor sent a canary and the process ended before it stored the canary's id.
+    const response = await harness.app.request('/api/comments', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        origin: CONFIG.publicSiteUrl,
+        [CANARY_HEADER]: CONFIG.staffToken,
+      },
+      body: JSON.stringify({ post: 'hello-world', author: 'Marginalia canary', text: 'Canary.' }),
+    });
+    expect(response.status).toBe(202);
+    await harness.worker.drain();
+    const monitor = monitorWith({ settings: WITH_CANARY });
+    for (let index = 0; index < 3; index += 1) {
+      await monitor.tick();
+      await harness.worker.drain();
+      harness.clock.advance(5 * MINUTE + 1);
+    }
+    await monitor.tick();
+    const open = harness.forge.pulls.filter((pull) => pull.state === 'open');
+    expect(open.map((pull) => pull.title)).toEqual([]);
   });
 });
