@@ -381,19 +381,31 @@ export function createMonitor(options: MonitorOptions): Monitor {
       since: clock.now().toISOString(),
       ...(report.status === 'ok' || primary === 'pipeline' ? {} : { check: primary }),
     };
-    // A broken outbox is itself an incident, so failing to store the state must not stop the alert.
-    try {
-      await store.putState(ALERT_STATE_KEY, JSON.stringify(alertState), clock.now());
-    } catch (error) {
-      logger.error('storing the alert state failed', { error: errorMessage(error) });
-    }
+    const alerted = alertState;
     logger[report.status === 'ok' ? 'info' : 'error']('pipeline status changed', {
       from: previous.status,
       to: report.status,
       failing: failing.join(','),
       alerted: options.alerts !== undefined,
     });
-    options.alerts?.send(event);
+    if (options.alerts === undefined) {
+      await storeAlertState(alerted);
+      return;
+    }
+    // The state is stored once the alert is delivered, so that a restart before then sends it
+    // again; a status that changed meanwhile is stored by its own alert.
+    void options.alerts.send(event).then(async (delivered) => {
+      if (delivered && alertState === alerted) await storeAlertState(alerted);
+    });
+  }
+
+  async function storeAlertState(state: AlertState): Promise<void> {
+    // A broken outbox is itself an incident, so failing to store the state must not stop alerts.
+    try {
+      await store.putState(ALERT_STATE_KEY, JSON.stringify(state), clock.now());
+    } catch (error) {
+      logger.error('storing the alert state failed', { error: errorMessage(error) });
+    }
   }
 
   /** Runs one piece of scheduled work, so that one failing part does not stop the others. */

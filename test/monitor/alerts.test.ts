@@ -342,6 +342,18 @@ describe('createAlertSender', () => {
     expect(alerts.status().lastDeliveredAt).toEqual(NOW);
   });
 
+  it('resolves send with the outcome', async () => {
+    const server = await startWebhookServer();
+    server.script.push({ status: 400 });
+    const { alerts } = sender({ url: server.url, sleep: recordingSleep().sleep });
+
+    const rejected = alerts.send(event({ summary: 'rejected' }));
+    const accepted = alerts.send(event({ summary: 'accepted' }));
+
+    expect(await rejected).toBe(false);
+    expect(await accepted).toBe(true);
+  });
+
   it('does not retry 400 and drops the alert', async () => {
     const server = await startWebhookServer();
     server.script.push({ status: 400 });

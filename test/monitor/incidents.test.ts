@@ -40,8 +40,9 @@ function recordingSender(): AlertSender {
     undeliverable: 0,
   };
   return {
-    send: (event) => {
+    send: async (event) => {
       sent.push(event);
+      return true;
     },
     status: () => status,
     flush: async () => undefined,
@@ -151,6 +152,37 @@ describe('alerts after the webhook was down', () => {
 
   afterEach(async () => {
     await new Promise((resolve) => webhook.close(resolve));
+  });
+
+  it('are sent after a restart while still queued', async () => {
+    const senderFor = (sleep?: (ms: number) => Promise<void>) =>
+      createAlertSender({
+        url: webhookUrl,
+        clock: harness.clock,
+        logger: createJsonLogger(
+          () => undefined,
+          () => harness.clock.now(),
+        ),
+        ...(sleep === undefined ? {} : { sleep }),
+      });
+    // The forge fails, and the firing alert waits for the webhook when the process stops.
+    harness.forge.failNext('proposeComment', ...Array.from({ length: 3 }, () => forgeError(401)));
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    // The default sleep waits 5 s of real time before the second attempt, and stop ends it.
+    const before = senderFor();
+    await monitorWith({ alerts: before }).tick();
+    await before.stop();
+    expect(before.status().pending).toBe(1);
+
+    // After the restart the webhook works; the incident is still on and was never alerted.
+    webhookUp = true;
+    const after = senderFor(async () => undefined);
+    await monitorWith({ alerts: after }).tick();
+    await after.flush();
+    await after.stop();
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatch(/^\[FIRING\] deadLetters/);
   });
 
   it('resolve once the webhook and forge are back', async () => {

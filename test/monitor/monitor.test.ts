@@ -33,8 +33,9 @@ function recordingSender(): AlertSender {
     undeliverable: 0,
   };
   return {
-    send: (event) => {
+    send: async (event) => {
       sent.push(event);
+      return true;
     },
     status: () => status,
     flush: async () => undefined,
