@@ -99,6 +99,8 @@ interface AlertState {
   since: string;
   /** The check the firing alert was named after. */
   check?: CheckName;
+  /** The failing checks, kept current between alerts; absent in states stored before it. */
+  failing?: CheckName[];
 }
 
 function formatValue(check: CheckResult): string {
@@ -192,6 +194,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let alertState: AlertState | null = null;
   /** Since when the status has been better than the last alerted one, or null. */
   let improvingSince: number | null = null;
+  /** When each check of the alerted failing set last recovered, while the status is unchanged. */
+  const recoveredAt = new Map<CheckName, number>();
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
   let stopSignal = new AbortController();
@@ -343,11 +347,44 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return alertState;
   }
 
+  /**
+   * Returns the checks failing now plus those that recovered less than resolveAfterMs ago, so
+   * that a check flapping while the status stays degraded is alerted once.
+   */
+  function recentlyFailing(failing: CheckName[], before: CheckName[], now: number): CheckName[] {
+    for (const name of failing) recoveredAt.delete(name);
+    const held = before.filter((name) => {
+      if (failing.includes(name)) return false;
+      const at = recoveredAt.get(name) ?? now;
+      recoveredAt.set(name, at);
+      return now - at < resolveAfterMs;
+    });
+    return CHECK_NAMES.filter((name) => failing.includes(name) || held.includes(name));
+  }
+
   async function alertOnChange(report: HealthReport): Promise<void> {
     const previous = await loadAlertState();
+    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
+    let newlyFailing: CheckName[] = [];
+    let tracked = failing;
     if (worse(report.status, previous.status) === report.status) {
       improvingSince = null;
-      if (previous.status === report.status) return;
+      if (previous.status === report.status) {
+        // Degraded checks rarely share a cause, unlike the down ones (dead letters, canary, outbox
+        // age), so a check that starts failing while the status is degraded is a new incident.
+        const before = previous.failing ?? failing;
+        tracked = recentlyFailing(failing, before, clock.now().getTime());
+        if (report.status === 'degraded') {
+          newlyFailing = failing.filter((name) => !before.includes(name));
+        }
+        if (newlyFailing.length === 0) {
+          if (tracked.join() !== before.join()) {
+            alertState = { ...previous, failing: tracked };
+            await storeAlertState(alertState);
+          }
+          return;
+        }
+      }
     } else {
       // A status that flaps around a threshold would otherwise send an alert on every tick.
       const now = clock.now().getTime();
@@ -355,10 +392,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
       if (now - improvingSince < resolveAfterMs) return;
       improvingSince = null;
     }
-    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
-    // The alert is named after the worst failing check, so that its runbook link points where an
-    // operator starts; the summary lists every failing check.
+    // The alert is named after the new or the worst failing check, so that its runbook link points
+    // where an operator starts; the summary lists every failing check.
     const primary: CheckName | 'pipeline' =
+      newlyFailing[0] ??
       failing.find((name) => report.checks[name].status === report.status) ??
       previous.check ??
       'pipeline';
@@ -376,13 +413,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
       at: clock.now(),
       instance: options.config.apiPublicUrl,
     };
+    if (newlyFailing.length === 0) recoveredAt.clear();
     alertState = {
       status: report.status,
       since: clock.now().toISOString(),
       ...(report.status === 'ok' || primary === 'pipeline' ? {} : { check: primary }),
+      failing: tracked,
     };
     const alerted = alertState;
-    logger[report.status === 'ok' ? 'info' : 'error']('pipeline status changed', {
+    const change =
+      newlyFailing.length > 0 ? 'another check failing while degraded' : 'pipeline status changed';
+    logger[report.status === 'ok' ? 'info' : 'error'](change, {
       from: previous.status,
       to: report.status,
       failing: failing.join(','),

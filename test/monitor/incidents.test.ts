@@ -314,3 +314,51 @@ describe('canary pull requests', () => {
     expect(open.map((pull) => pull.title)).toEqual([]);
   });
 });
+
+describe('alerts while already degraded', () => {
+  it('fire for a check that starts failing', async () => {
+    const monitor = monitorWith({
+      settings: { ...NO_CANARY, thresholds: { ...DEFAULT_THRESHOLDS, maxOutboxDepth: 1 } },
+    });
+    // A comment waits for review past the deadline: degraded, alerted once.
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Waiting for review.' });
+    await harness.worker.drain();
+    harness.clock.advance(73 * 60 * MINUTE);
+    expect((await monitor.tick()).checks.reviewDeadline.status).toBe('degraded');
+    await monitor.tick();
+
+    // A second, unrelated problem starts: the outbox backs up. The status stays degraded.
+    await submitComment(harness, { ...VALID_COMMENT, text: 'One.' });
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Two.' });
+    const report = await monitor.tick();
+    expect(report.checks.outboxDepth.status).toBe('degraded');
+    await monitor.tick();
+    expect(sent.map((event) => `${event.state} ${event.check}`)).toEqual([
+      'firing reviewDeadline',
+      'firing outboxDepth',
+    ]);
+  });
+
+  it('fire once for a check that flaps', async () => {
+    const monitor = monitorWith({
+      settings: { ...NO_CANARY, thresholds: { ...DEFAULT_THRESHOLDS, maxOutboxDepth: 1 } },
+    });
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Waiting for review.' });
+    await harness.worker.drain();
+    harness.clock.advance(73 * 60 * MINUTE);
+    await monitor.tick();
+
+    // The outbox depth moves between 2 (degraded) and 1 (ok) on every tick.
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Comment 0.' });
+    for (let index = 1; index <= 20; index += 1) {
+      if (index % 2 === 1) await submitComment(harness, { ...VALID_COMMENT, text: `C ${index}.` });
+      else await harness.worker.runOnce();
+      await monitor.tick();
+      harness.clock.advance(15_000);
+    }
+    expect(sent.map((event) => `${event.state} ${event.check}`)).toEqual([
+      'firing reviewDeadline',
+      'firing outboxDepth',
+    ]);
+  });
+});
