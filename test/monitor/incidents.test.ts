@@ -18,6 +18,8 @@ import type { CommentStore } from '../../api/outbox/types.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import {
   CONFIG,
+  INTERNAL_ORIGIN,
+  PUBLIC_ORIGIN,
   POSTS,
   createHarness,
   submitComment,
@@ -360,5 +362,26 @@ describe('alerts while already degraded', () => {
       'firing reviewDeadline',
       'firing outboxDepth',
     ]);
+  });
+});
+
+describe('canary header', () => {
+  async function postWithCanaryHeader(origin: string, token: string): Promise<number> {
+    const response = await harness.app.request('/api/comments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin, [CANARY_HEADER]: token },
+      body: JSON.stringify({ post: 'hello-world', author: 'Marginalia canary', text: 'Canary.' }),
+    });
+    return response.status;
+  }
+
+  it('is rejected from the internal site', async () => {
+    expect(await postWithCanaryHeader(INTERNAL_ORIGIN, CONFIG.staffToken)).toBe(401);
+    expect(await harness.store.listUnsettled(new Date(8.64e15))).toEqual([]);
+  });
+
+  it('is rejected when empty', async () => {
+    expect(await postWithCanaryHeader(PUBLIC_ORIGIN, '')).toBe(401);
+    expect(await harness.store.listUnsettled(new Date(8.64e15))).toEqual([]);
   });
 });
