@@ -105,7 +105,13 @@ export function createCanary(options: CanaryOptions): Canary {
   /** Closes a delivered canary's pull request; returns false when it is not delivered yet. */
   async function close(id: string): Promise<boolean> {
     const comment = await store.get(id);
-    if (comment === null || comment.status === 'declined') return true;
+    if (comment === null) return true;
+    if (comment.status === 'declined') {
+      // The closed webhook declined it, possibly after an earlier deletion here failed, and the
+      // webhook's own deletion is not retried. Deleting an absent branch succeeds.
+      if (comment.pullRequest !== null) await forge.deleteBranch(commentBranch(id));
+      return true;
+    }
     if (comment.pullRequest === null) return false;
     if (comment.status === 'proposed') {
       await forge.closePullRequest(comment.pullRequest.number);

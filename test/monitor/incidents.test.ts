@@ -292,6 +292,24 @@ describe('canary pull requests', () => {
     expect(open.map((pull) => pull.title)).toEqual([]);
   });
 
+  it('lose their branch when the webhook closed them first', async () => {
+    const monitor = monitorWith({ settings: WITH_CANARY });
+    await monitor.tick();
+    await harness.worker.drain();
+    // The pull request closes, but deleting its branch fails; the closed webhook then marks the
+    // comment declined, and its own branch deletion fails too.
+    harness.forge.failNext('deleteBranch', forgeError(403));
+    await monitor.tick();
+    const [pull] = harness.forge.pulls;
+    expect(pull?.state).toBe('closed');
+    expect(harness.forge.deletedBranches).toEqual([]);
+    await harness.store.markDeclined(pull?.commentId ?? '', harness.clock.now());
+
+    harness.clock.advance(15_000);
+    await monitor.tick();
+    expect(harness.forge.deletedBranches).toEqual([pull?.branch]);
+  });
+
   it('is closed when the monitor stopped before recording it', async () => {
     // The monitor sent a canary and the process ended before it stored the canary's id.
     const response = await harness.app.request('/api/comments', {
