@@ -184,6 +184,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   let forgeState: ForgeCheckState = { kind: 'unchecked' };
   let lastForgeCheck = Number.NEGATIVE_INFINITY;
+  /** True after one failed forge check, while the next tick checks again. */
+  let forgeRetrying = false;
   let lastProbe = Number.NEGATIVE_INFINITY;
   let silenceState: SilenceCheckState | null = null;
   let silenceRates: ReturnType<typeof learnHourOfWeekRates> | null = null;
@@ -205,7 +207,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
     lastForgeCheck = now;
     try {
       forgeState = { kind: 'checked', at: clock.now(), report: await forge.checkAccess() };
+      forgeRetrying = false;
     } catch (error) {
+      // One failed request is often a blip, so the check runs again on the next tick and only a
+      // second failure in a row turns it down.
+      if (!forgeRetrying && forgeState.kind !== 'unreachable') {
+        forgeRetrying = true;
+        lastForgeCheck = Number.NEGATIVE_INFINITY;
+        logger.warn('forge check failed, retrying on the next run', { error: errorMessage(error) });
+        return;
+      }
+      forgeRetrying = false;
       forgeState = { kind: 'unreachable', at: clock.now(), error: errorMessage(error) };
     }
   }

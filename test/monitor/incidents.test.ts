@@ -2,9 +2,15 @@
 // while, an outbox that cannot be read, and canaries that pile up during a long outage. The
 // monitor runs over the real app and SQLite outbox, with the memory forge and a clock moved by
 // hand; the alert webhook is a real HTTP server on 127.0.0.1.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ForgeError } from '../../api/forge/types.ts';
+import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
+import type { FaultDecision } from '../../api/forge/local/faults.ts';
+import { startLocalForge, type LocalForge } from '../../api/forge/local/index.ts';
+import { ForgeError, type ForgeClient } from '../../api/forge/types.ts';
 import {
   createAlertSender,
   type AlertEvent,
@@ -401,5 +407,72 @@ describe('canary header', () => {
   it('is rejected when empty', async () => {
     expect(await postWithCanaryHeader(PUBLIC_ORIGIN, '')).toBe(401);
     expect(await harness.store.listUnsettled(new Date(8.64e15))).toEqual([]);
+  });
+});
+
+describe('forge check against the local forge', () => {
+  let dir: string;
+  let localForge: LocalForge;
+  let fault: FaultDecision | undefined;
+  let client: ForgeClient;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'forge-check-'));
+    const content = path.join(dir, 'content');
+    await mkdir(path.join(content, 'posts'), { recursive: true });
+    await writeFile(
+      path.join(content, 'posts', 'hello-world.md'),
+      '---\nid: hello-world\ntitle: Hello, world\ndate: 2026-11-01T09:00:00Z\n' +
+        'visibility: public\ncomments: open\n---\n\nHello.\n',
+    );
+    fault = undefined;
+    localForge = await startLocalForge({
+      dataDir: path.join(dir, 'forge'),
+      owner: 'marginalia',
+      repo: 'blog',
+      baseBranch: 'main',
+      token: 'forge-token',
+      seed: { directory: content, prefix: 'content' },
+      faults: (request) => (request.method === 'GET' ? fault : undefined),
+    });
+    client = createGitHubForge({
+      octokit: createOctokit({ baseUrl: localForge.url, token: 'forge-token' }),
+      owner: 'marginalia',
+      repo: 'blog',
+      baseBranch: 'main',
+      committer: { name: 'Marginalia', email: 'marginalia@localhost' },
+    });
+  });
+
+  afterEach(async () => {
+    await localForge.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ignores one failed request', async () => {
+    const monitor = monitorWith({ forge: client });
+    expect((await monitor.tick()).checks.forge.status).toBe('ok');
+    harness.clock.advance(5 * MINUTE);
+    fault = { kind: 'fail', status: 503 };
+    await monitor.tick();
+    fault = undefined;
+    harness.clock.advance(15_000);
+    await monitor.tick();
+    expect(sent).toEqual([]);
+  });
+
+  it.each([
+    { kind: 'fail', status: 503 },
+    { kind: 'fail', status: 429, retryAfterSeconds: 60 },
+    { kind: 'fail', status: 403, retryAfterSeconds: 60 },
+  ] as const)('blames the forge, not the repository, for %o', async (decision) => {
+    const monitor = monitorWith({ forge: client });
+    fault = decision;
+    await monitor.tick();
+    harness.clock.advance(15_000);
+    const report = await monitor.tick();
+    expect(report.checks.forge.status).toBe('down');
+    expect(report.checks.forge.value).toBe('unreachable');
+    expect(report.checks.forge.detail).not.toMatch(/check the owner and name/);
   });
 });
