@@ -39,6 +39,9 @@ const RECOVERABLE_CAUSES: readonly DeadLetterCause[] = ['credentials', 'forbidde
 /** Key of the last alerted overall status in the store's monitor state. */
 const ALERT_STATE_KEY = 'alert-state';
 
+/** Time between sending the current status again while alerts are undeliverable: 15 minutes. */
+const ALERT_RESEND_MS = 15 * 60_000;
+
 /** Weeks of comment history the silence check learns from. */
 const SILENCE_HISTORY_WEEKS = 8;
 
@@ -196,6 +199,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let alertState: AlertState | null = null;
   /** Since when the status has been better than the last alerted one, or null. */
   let improvingSince: number | null = null;
+  let lastAlertSentAt = Number.NEGATIVE_INFINITY;
   /** When each check of the alerted failing set last recovered, while the status is unchanged. */
   const recoveredAt = new Map<CheckName, number>();
   let running = false;
@@ -377,6 +381,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
   async function alertOnChange(report: HealthReport): Promise<void> {
     const previous = await loadAlertState();
     const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
+    // Only a delivered alert clears the alerts check, so while alerts are being given up the
+    // current status is sent again now and then; otherwise that check would fail for good.
+    const delivery = options.alerts?.status();
+    const resendDue =
+      delivery !== undefined &&
+      delivery.undeliverable > 0 &&
+      delivery.pending === 0 &&
+      clock.now().getTime() - lastAlertSentAt >= ALERT_RESEND_MS;
     let newlyFailing: CheckName[] = [];
     let tracked = failing;
     if (worse(report.status, previous.status) === report.status) {
@@ -394,7 +406,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
             alertState = { ...previous, failing: tracked };
             await storeAlertState(alertState);
           }
-          return;
+          if (!resendDue) return;
         }
       }
     } else {
@@ -434,7 +446,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
     };
     const alerted = alertState;
     const change =
-      newlyFailing.length > 0 ? 'another check failing while degraded' : 'pipeline status changed';
+      newlyFailing.length > 0
+        ? 'another check failing while degraded'
+        : previous.status === report.status
+          ? 'alert sent again because the last one was not delivered'
+          : 'pipeline status changed';
     logger[report.status === 'ok' ? 'info' : 'error'](change, {
       from: previous.status,
       to: report.status,
@@ -447,6 +463,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
     // The state is stored once the alert is delivered, so that a restart before then sends it
     // again; a status that changed meanwhile is stored by its own alert.
+    lastAlertSentAt = clock.now().getTime();
     void options.alerts.send(event).then(async (delivered) => {
       if (delivered && alertState === alerted) await storeAlertState(alerted);
     });

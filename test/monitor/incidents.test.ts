@@ -193,6 +193,47 @@ describe('alerts after the webhook was down', () => {
     expect(received[0]).toMatch(/^\[FIRING\] deadLetters/);
   });
 
+  it('resolve when the webhook returns after the forge', async () => {
+    const alerts = createAlertSender({
+      url: webhookUrl,
+      clock: harness.clock,
+      logger: createJsonLogger(
+        () => undefined,
+        () => harness.clock.now(),
+      ),
+      maxAttempts: 2,
+      sleep: async () => undefined,
+    });
+    const monitor = monitorWith({ alerts });
+    harness.forge.failNext('proposeComment', forgeError(401), forgeError(401));
+    await submitComment(harness);
+    await harness.worker.runOnce();
+    expect((await monitor.tick()).status).toBe('down');
+    await alerts.flush();
+
+    // The forge recovers while the webhook is still down, for an hour of ticks.
+    for (let index = 0; index < 240; index += 1) {
+      harness.clock.advance(15_000);
+      await monitor.tick();
+      await harness.worker.drain();
+      await alerts.flush();
+    }
+    expect(await harness.store.countDeadLetters()).toBe(0);
+
+    // The webhook returns. Within another hour the pipeline must be ok and say so.
+    webhookUp = true;
+    let status = 'degraded';
+    const resolved = () => received.at(-1)?.startsWith('[RESOLVED]') === true;
+    for (let index = 0; index < 240 && !resolved(); index += 1) {
+      harness.clock.advance(15_000);
+      status = (await monitor.tick()).status;
+      await alerts.flush();
+    }
+    await alerts.stop();
+    expect(status).toBe('ok');
+    expect(received.at(-1)).toMatch(/^\[RESOLVED\]/);
+  });
+
   it('resolve once the webhook and forge are back', async () => {
     const alerts = createAlertSender({
       url: webhookUrl,
