@@ -42,6 +42,9 @@ const ALERT_STATE_KEY = 'alert-state';
 /** Time between sending the current status again while alerts are undeliverable: 15 minutes. */
 const ALERT_RESEND_MS = 15 * 60_000;
 
+/** Time after the last alert from which a check that starts failing is a new incident: 1 hour. */
+const NEW_INCIDENT_AFTER_MS = 60 * 60_000;
+
 /** Weeks of comment history the silence check learns from. */
 const SILENCE_HISTORY_WEEKS = 8;
 
@@ -395,10 +398,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
       improvingSince = null;
       if (previous.status === report.status) {
         // Degraded checks rarely share a cause, unlike the down ones (dead letters, canary, outbox
-        // age), so a check that starts failing while the status is degraded is a new incident.
+        // age), so a check that starts failing while the status is degraded is a new incident. A
+        // down check that starts failing an hour or more after the last alert is one too: the
+        // earlier incident, such as a dead letter waiting for a person, is not its cause.
         const before = previous.failing ?? failing;
-        tracked = recentlyFailing(failing, before, clock.now().getTime());
-        if (report.status === 'degraded') {
+        const now = clock.now().getTime();
+        tracked = recentlyFailing(failing, before, now);
+        const stale = now - Date.parse(previous.since) >= NEW_INCIDENT_AFTER_MS;
+        if (report.status === 'degraded' || stale) {
           newlyFailing = failing.filter((name) => !before.includes(name));
         }
         if (newlyFailing.length === 0) {
@@ -447,7 +454,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const alerted = alertState;
     const change =
       newlyFailing.length > 0
-        ? 'another check failing while degraded'
+        ? `another check failing while ${report.status}`
         : previous.status === report.status
           ? 'alert sent again because the last one was not delivered'
           : 'pipeline status changed';

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
 import type { FaultDecision } from '../../api/forge/local/faults.ts';
 import { startLocalForge, type LocalForge } from '../../api/forge/local/index.ts';
+import { createDeliveryWorker } from '../../api/delivery/worker.ts';
 import { ForgeError, type ForgeClient } from '../../api/forge/types.ts';
 import {
   createAlertSender,
@@ -20,6 +21,7 @@ import {
 import { CANARY_HEADER } from '../../api/monitor/canary.ts';
 import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
 import { createMonitor, type Monitor, type MonitorOptions } from '../../api/monitor/monitor.ts';
+import { monitorSettingsFrom } from '../../api/monitor/settings.ts';
 import type { CommentStore } from '../../api/outbox/types.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import {
@@ -515,5 +517,81 @@ describe('forge check against the local forge', () => {
     expect(report.checks.forge.status).toBe('down');
     expect(report.checks.forge.value).toBe('unreachable');
     expect(report.checks.forge.detail).not.toMatch(/check the owner and name/);
+  });
+});
+
+describe('alerts while already down', () => {
+  it('fire for a new failure in an old incident', async () => {
+    const monitor = monitorWith();
+    // A comment ran out of attempts and waits for a person: down, alerted once.
+    const worker = createDeliveryWorker({
+      store: harness.store,
+      forge: harness.forge,
+      posts: POSTS,
+      clock: harness.clock,
+      logger: createJsonLogger(
+        () => undefined,
+        () => harness.clock.now(),
+      ),
+      maxAttempts: 1,
+    });
+    harness.forge.failNext(
+      'proposeComment',
+      new ForgeError('GitHub open pull request failed with HTTP 503.', {
+        operation: 'open pull request',
+        status: 503,
+        requestId: null,
+        retryable: true,
+        retryAfterMs: null,
+      }),
+    );
+    await submitComment(harness);
+    await worker.runOnce();
+    expect((await monitor.tick()).checks.deadLetters.status).toBe('down');
+
+    // A day later nobody has replayed it, and the forge stops accepting the credentials.
+    harness.clock.advance(24 * 60 * MINUTE);
+    await monitor.tick();
+    const revoked = forgeError(401);
+    harness.forge.failNext('checkAccess', revoked, revoked, revoked);
+    for (let index = 0; index < 40; index += 1) {
+      harness.clock.advance(15_000);
+      await monitor.tick();
+    }
+    expect((await monitor.report()).checks.forge.status).toBe('down');
+    expect(sent.map((event) => `${event.state} ${event.check}`)).toEqual([
+      'firing deadLetters',
+      'firing forge',
+    ]);
+  });
+});
+
+describe('thresholds from the environment', () => {
+  it('apply to health and the reader status', async () => {
+    const parsed = monitorSettingsFrom({
+      MARGINALIA_MAX_OUTBOX_AGE_SECONDS: '60',
+      MARGINALIA_REVIEW_DEADLINE_HOURS: '2',
+    });
+    if (!parsed.ok) throw new Error(parsed.message);
+    const configured = await createHarness({ config: { ...CONFIG, monitor: parsed.settings } });
+    try {
+      const waiting = await submitComment(configured);
+      configured.clock.advance(61_000);
+      const health = (await (await configured.app.request('/api/health')).json()) as {
+        checks: Record<string, { status: string; threshold: unknown }>;
+      };
+      expect(health.checks['outboxAge']).toMatchObject({ status: 'down', threshold: 60 });
+      const receipt = await configured.app.request(`/api/comments/${waiting}`);
+      expect(((await receipt.json()) as { delayed: boolean }).delayed).toBe(true);
+
+      await configured.worker.drain();
+      configured.clock.advance(2 * 60 * MINUTE + 1_000);
+      const later = (await (await configured.app.request('/api/health')).json()) as {
+        checks: Record<string, { status: string }>;
+      };
+      expect(later.checks['reviewDeadline']?.status).toBe('degraded');
+    } finally {
+      await configured.close();
+    }
   });
 });
