@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubForge, createOctokit } from '../../api/forge/github.ts';
-import type { FaultDecision } from '../../api/forge/local/faults.ts';
+import type { FaultDecision, FaultHook } from '../../api/forge/local/faults.ts';
 import { startLocalForge, type LocalForge } from '../../api/forge/local/index.ts';
 import { createDeliveryWorker } from '../../api/delivery/worker.ts';
 import { ForgeError, type ForgeClient } from '../../api/forge/types.ts';
@@ -453,10 +453,11 @@ describe('canary header', () => {
   });
 });
 
-describe('forge check against the local forge', () => {
+describe('monitor against the local forge', () => {
   let dir: string;
   let localForge: LocalForge;
   let fault: FaultDecision | undefined;
+  let writeFault: FaultHook | undefined;
   let client: ForgeClient;
 
   beforeEach(async () => {
@@ -469,6 +470,7 @@ describe('forge check against the local forge', () => {
         'visibility: public\ncomments: open\n---\n\nHello.\n',
     );
     fault = undefined;
+    writeFault = undefined;
     localForge = await startLocalForge({
       dataDir: path.join(dir, 'forge'),
       owner: 'marginalia',
@@ -476,7 +478,7 @@ describe('forge check against the local forge', () => {
       baseBranch: 'main',
       token: 'forge-token',
       seed: { directory: content, prefix: 'content' },
-      faults: (request) => (request.method === 'GET' ? fault : undefined),
+      faults: (request) => (request.method === 'GET' ? fault : writeFault?.(request)),
     });
     client = createGitHubForge({
       octokit: createOctokit({ baseUrl: localForge.url, token: 'forge-token' }),
@@ -490,6 +492,51 @@ describe('forge check against the local forge', () => {
   afterEach(async () => {
     await localForge.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('closes a canary once the forge allows it', async () => {
+    const worker = createDeliveryWorker({
+      store: harness.store,
+      forge: client,
+      posts: POSTS,
+      clock: harness.clock,
+      logger: createJsonLogger(
+        () => undefined,
+        () => harness.clock.now(),
+      ),
+    });
+    const monitor = monitorWith({
+      forge: client,
+      settings: { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS },
+    });
+    await monitor.tick();
+    await worker.drain();
+    // Closing the pull request and deleting the branch are denied for two ticks.
+    writeFault = (request) =>
+      request.method === 'PATCH' || request.method === 'DELETE'
+        ? { kind: 'deny', status: 403 }
+        : undefined;
+    expect((await monitor.tick()).checks.canary.status).toBe('ok');
+    harness.clock.advance(15_000);
+    await monitor.tick();
+    const pullsUrl = `${localForge.url}/repos/marginalia/blog/pulls?state=all`;
+    const headers = { authorization: 'token forge-token' };
+    const before = (await (await fetch(pullsUrl, { headers })).json()) as Array<{
+      state: string;
+      head: { ref: string };
+    }>;
+    expect(before.map((pull) => pull.state)).toEqual(['open']);
+
+    writeFault = undefined;
+    harness.clock.advance(15_000);
+    await monitor.tick();
+    const after = (await (await fetch(pullsUrl, { headers })).json()) as typeof before;
+    expect(after.map((pull) => pull.state)).toEqual(['closed']);
+    const branch = await fetch(
+      `${localForge.url}/repos/marginalia/blog/git/ref/heads/${after[0]?.head.ref ?? ''}`,
+      { headers },
+    );
+    expect(branch.status).toBe(404);
   });
 
   it('ignores one failed request', async () => {
