@@ -122,6 +122,8 @@ export interface HealthInputs {
   /** Why the outbox could not be read; the outbox figures are zeros when it is set. */
   outboxError?: string;
   forge: ForgeCheckState;
+  /** Age past which the forge check's measurement is stale, in milliseconds; never when absent. */
+  forgeStaleAfterMs?: number;
   canary: CanaryCheckState | null;
   rebuilds: RebuildCheckState | null;
   silence: SilenceCheckState | null;
@@ -139,8 +141,19 @@ function ageSeconds(now: Date, then: Date | null): number | null {
   return then === null ? null : Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
 }
 
-function forgeCheck(state: ForgeCheckState): CheckResult {
+function forgeCheck(state: ForgeCheckState, now: Date, staleAfterMs: number): CheckResult {
   if (state.kind === 'unchecked') return ok(null, null, null, 'The forge was not checked yet.');
+  const age = now.getTime() - state.at.getTime();
+  if (age > staleAfterMs) {
+    const seconds = Math.round(age / 1000);
+    return {
+      status: 'degraded',
+      value: seconds,
+      threshold: Math.round(staleAfterMs / 1000),
+      unit: 'seconds',
+      detail: `The forge was last checked ${seconds} s ago; the monitor may have stopped.`,
+    };
+  }
   if (state.kind === 'unreachable') {
     return {
       status: 'down',
@@ -359,7 +372,7 @@ export function worse(a: CheckStatus, b: CheckStatus): CheckStatus {
 /** Evaluates every check on `inputs`. */
 export function evaluateHealth(inputs: HealthInputs): HealthReport {
   const checks: Record<CheckName, CheckResult> = {
-    forge: forgeCheck(inputs.forge),
+    forge: forgeCheck(inputs.forge, inputs.now, inputs.forgeStaleAfterMs ?? Infinity),
     outboxDepth: outboxDepthCheck(inputs),
     outboxAge: outboxAgeCheck(inputs),
     deadLetters: deadLetterCheck(inputs),

@@ -312,6 +312,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return {
       ...(await storeHealthInputs(store, clock.now(), thresholds)),
       forge: forgeState,
+      // A measurement three check periods old means the monitor's loop no longer runs.
+      forgeStaleAfterMs: 3 * forgeCheckMs,
       canary: canary === null ? { intervalMs: 0, last: null, lastSuccessAt: null } : canary.state(),
       rebuilds: rebuildState,
       silence: silenceState,

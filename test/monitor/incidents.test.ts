@@ -613,6 +613,18 @@ describe('alerts while already down', () => {
   });
 });
 
+describe('health after the monitor stopped', () => {
+  it('does not keep reporting the forge ok', async () => {
+    const monitor = monitorWith();
+    expect((await monitor.tick()).checks.forge.status).toBe('ok');
+    // The loop stops running ticks; the health route still asks for the report.
+    harness.clock.advance(60 * MINUTE);
+    const report = await monitor.report();
+    expect(report.checks.forge.status).toBe('degraded');
+    expect(report.checks.forge.detail).toMatch(/monitor/);
+  });
+});
+
 describe('thresholds from the environment', () => {
   it('apply to health and the reader status', async () => {
     const parsed = monitorSettingsFrom({
