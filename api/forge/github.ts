@@ -488,7 +488,7 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
     const repository = await send('read repository', () =>
       octokit.rest.repos.get({ owner, repo, ...requestOptions() }),
     );
-    // A network failure, a 5xx or a rate limit says nothing about the credentials or the
+    // A network failure, a 5xx or a rate limit is no evidence about the credentials or the
     // repository, so it is raised as the forge being unreachable.
     if (!repository.ok && (repository.status === null || repository.error.retryable)) {
       throw repository.error;

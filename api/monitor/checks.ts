@@ -119,7 +119,7 @@ export interface HealthInputs {
   deadLetters: number;
   lastProposedAt: Date | null;
   review: ReviewStats;
-  /** Why the outbox could not be read; the outbox figures are zeros when it is set. */
+  /** Error raised while reading the outbox; the outbox figures are zeros when it is set. */
   outboxError?: string;
   forge: ForgeCheckState;
   /** Age past which the forge check's measurement is stale, in milliseconds; never when absent. */

@@ -383,11 +383,33 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return CHECK_NAMES.filter((name) => failing.includes(name) || held.includes(name));
   }
 
+  function alertEvent(
+    report: HealthReport,
+    previous: AlertState,
+    failing: CheckName[],
+    primary: CheckName | 'pipeline',
+  ): AlertEvent {
+    const check = primary === 'pipeline' ? null : report.checks[primary];
+    return {
+      check: primary,
+      state: report.status === 'ok' ? 'resolved' : 'firing',
+      summary:
+        report.status === 'ok'
+          ? `Comment pipeline is ok again; it was ${previous.status} since ${previous.since}.`
+          : `Comment pipeline is ${report.status}. ` +
+            failing.map((name) => `${name}: ${report.checks[name].detail}`).join(' '),
+      value: check === null ? report.status : formatValue(check),
+      threshold: check === null ? 'ok' : formatThreshold(check),
+      at: clock.now(),
+      instance: options.config.apiPublicUrl,
+    };
+  }
+
   async function alertOnChange(report: HealthReport): Promise<void> {
     const previous = await loadAlertState();
     const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
-    // Only a delivered alert clears the alerts check, so while alerts are being given up the
-    // current status is sent again now and then; otherwise that check would fail for good.
+    // Only a delivered alert clears the alerts check. While alerts are being given up, the current
+    // status is therefore sent again every ALERT_RESEND_MS, or that check would never clear.
     const delivery = options.alerts?.status();
     const resendDue =
       delivery !== undefined &&
@@ -432,20 +454,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       failing.find((name) => report.checks[name].status === report.status) ??
       previous.check ??
       'pipeline';
-    const check = primary === 'pipeline' ? null : report.checks[primary];
-    const event: AlertEvent = {
-      check: primary,
-      state: report.status === 'ok' ? 'resolved' : 'firing',
-      summary:
-        report.status === 'ok'
-          ? `Comment pipeline is ok again; it was ${previous.status} since ${previous.since}.`
-          : `Comment pipeline is ${report.status}. ` +
-            failing.map((name) => `${name}: ${report.checks[name].detail}`).join(' '),
-      value: check === null ? report.status : formatValue(check),
-      threshold: check === null ? 'ok' : formatThreshold(check),
-      at: clock.now(),
-      instance: options.config.apiPublicUrl,
-    };
+    const event = alertEvent(report, previous, failing, primary);
     if (newlyFailing.length === 0) recoveredAt.clear();
     alertState = {
       status: report.status,
@@ -471,7 +480,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       return;
     }
     // The state is stored once the alert is delivered, so that a restart before then sends it
-    // again; a status that changed meanwhile is stored by its own alert.
+    // again. A status that changed meanwhile is stored by its own alert.
     lastAlertSentAt = clock.now().getTime();
     void options.alerts.send(event).then(async (delivered) => {
       if (delivered && alertState === alerted) await storeAlertState(alerted);
