@@ -24,7 +24,7 @@ export function healthRoutes(deps: RouteDeps): Hono<AppEnv> {
       deps.health === undefined
         ? evaluateHealth(await storeHealthInputs(deps.store, now, thresholds))
         : await deps.health();
-    // The report already says when the outbox cannot be read, so these figures become null.
+    // The report already shows when the outbox cannot be read, so these figures become null.
     const [outbox, deadLetters, last] = await Promise.all([
       deps.store.outboxStats(now),
       deps.store.countDeadLetters(),

@@ -1,7 +1,7 @@
 // Incidents the monitor must get right: a status that flaps, an alert webhook that is down for a
 // while, an outbox that cannot be read, and canaries that pile up during a long outage. The
 // monitor runs over the real app and SQLite outbox, with the memory forge and a clock moved by
-// hand; the alert webhook is a real HTTP server on 127.0.0.1.
+// hand. The alert webhook is a real HTTP server on 127.0.0.1.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -222,7 +222,7 @@ describe('alerts after the webhook was down', () => {
     }
     expect(await harness.store.countDeadLetters()).toBe(0);
 
-    // The webhook returns. Within another hour the pipeline must be ok and say so.
+    // The webhook returns. Within another hour the pipeline must be ok and alert it.
     webhookUp = true;
     let status = 'degraded';
     const resolved = () => received.at(-1)?.startsWith('[RESOLVED]') === true;
@@ -256,7 +256,7 @@ describe('alerts after the webhook was down', () => {
     await alerts.flush();
     expect(alerts.status().undeliverable).toBe(1);
 
-    // Both come back. Within an hour of ticks the pipeline must be ok and say so.
+    // Both come back. Within an hour of ticks the pipeline must be ok and alert it.
     webhookUp = true;
     let status = 'down';
     for (
@@ -617,7 +617,7 @@ describe('health after the monitor stopped', () => {
   it('does not keep reporting the forge ok', async () => {
     const monitor = monitorWith();
     expect((await monitor.tick()).checks.forge.status).toBe('ok');
-    // The loop stops running ticks; the health route still asks for the report.
+    // The loop stops running ticks, while the health route still requests the report.
     harness.clock.advance(60 * MINUTE);
     const report = await monitor.report();
     expect(report.checks.forge.status).toBe('degraded');
