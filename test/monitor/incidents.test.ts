@@ -408,6 +408,31 @@ describe('alerts while already degraded', () => {
     ]);
   });
 
+  it('follow degraded, down and degraded again', async () => {
+    const monitor = monitorWith();
+    await submitComment(harness, { ...VALID_COMMENT, text: 'Waiting for review.' });
+    await harness.worker.drain();
+    harness.clock.advance(73 * 60 * MINUTE);
+    await monitor.tick();
+
+    // The forge rejects the credentials for 10 minutes, then works again.
+    harness.forge.failNext('proposeComment', ...Array.from({ length: 11 }, () => forgeError(401)));
+    await submitComment(harness, { ...VALID_COMMENT, text: 'During the outage.' });
+    await harness.worker.drain();
+    for (let index = 0; index < 80; index += 1) {
+      harness.clock.advance(15_000);
+      await monitor.tick();
+      await harness.worker.drain();
+    }
+    expect(await harness.store.countDeadLetters()).toBe(0);
+    expect(sent.map((event) => `${event.state} ${event.check}`)).toEqual([
+      'firing reviewDeadline',
+      'firing deadLetters',
+      'firing reviewDeadline',
+    ]);
+    expect(sent[2]?.summary).toMatch(/^Comment pipeline is degraded\./);
+  });
+
   it('fire once for a check that flaps', async () => {
     const monitor = monitorWith({
       settings: { ...NO_CANARY, thresholds: { ...DEFAULT_THRESHOLDS, maxOutboxDepth: 1 } },
