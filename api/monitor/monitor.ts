@@ -45,6 +45,14 @@ const ALERT_RESEND_MS = 15 * 60_000;
 /** Time after the last alert from which a check that starts failing is a new incident: 1 hour. */
 const NEW_INCIDENT_AFTER_MS = 60 * 60_000;
 
+/**
+ * A status that fails again within FLAPPING_WINDOW_MS of a RESOLVED alert is flapping, such as a
+ * worker that stalls for minutes every quarter hour. Its next RESOLVED alert waits until the
+ * status has been better for FLAPPING_RESOLVE_AFTER_MS, so it sends 3 alerts rather than 8 an hour.
+ */
+const FLAPPING_WINDOW_MS = 60 * 60_000;
+const FLAPPING_RESOLVE_AFTER_MS = 60 * 60_000;
+
 /** Weeks of comment history the silence check learns from. */
 const SILENCE_HISTORY_WEEKS = 8;
 
@@ -202,6 +210,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let alertState: AlertState | null = null;
   /** Since when the status has been better than the last alerted one, or null. */
   let improvingSince: number | null = null;
+  /** When the last RESOLVED alert was sent. */
+  let lastResolvedAt = Number.NEGATIVE_INFINITY;
+  /** True when the status failed again within FLAPPING_WINDOW_MS of a RESOLVED alert. */
+  let flapping = false;
   let lastAlertSentAt = Number.NEGATIVE_INFINITY;
   /** When each check of the alerted failing set last recovered, while the status is unchanged. */
   const recoveredAt = new Map<CheckName, number>();
@@ -444,7 +456,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
       // A status that flaps around a threshold would otherwise send an alert on every tick.
       const now = clock.now().getTime();
       improvingSince ??= now;
-      if (now - improvingSince < resolveAfterMs) return;
+      const holdMs = flapping ? FLAPPING_RESOLVE_AFTER_MS : resolveAfterMs;
+      if (now - improvingSince < holdMs) return;
       improvingSince = null;
     }
     // The alert is named after the new or the worst failing check, so that its runbook link points
@@ -456,6 +469,9 @@ export function createMonitor(options: MonitorOptions): Monitor {
       'pipeline';
     const event = alertEvent(report, previous, failing, primary);
     if (newlyFailing.length === 0) recoveredAt.clear();
+    const sentAt = clock.now().getTime();
+    if (report.status === 'ok') lastResolvedAt = sentAt;
+    if (previous.status === 'ok') flapping = sentAt - lastResolvedAt < FLAPPING_WINDOW_MS;
     alertState = {
       status: report.status,
       since: clock.now().toISOString(),

@@ -101,6 +101,20 @@ afterEach(async () => {
 });
 
 describe('alerts on a flapping status', () => {
+  it('stay few while the worker stalls repeatedly', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS },
+    });
+    // Two hours of ticks. The worker delivers during the first 5 minutes of every 15, so the
+    // outbox age and the canary fail for about 5 minutes each quarter hour.
+    for (let tick = 0; tick < 480; tick += 1) {
+      if (tick % 60 < 20) await harness.worker.drain();
+      await monitor.tick();
+      harness.clock.advance(15_000);
+    }
+    expect(sent.map((event) => event.state)).toEqual(['firing', 'resolved', 'firing']);
+  });
+
   it('fire once while the outbox depth flaps', async () => {
     const monitor = monitorWith({
       settings: { ...NO_CANARY, thresholds: { ...DEFAULT_THRESHOLDS, maxOutboxDepth: 1 } },
