@@ -417,51 +417,77 @@ export function createMonitor(options: MonitorOptions): Monitor {
     };
   }
 
-  async function alertOnChange(report: HealthReport): Promise<void> {
-    const previous = await loadAlertState();
-    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
-    // Only a delivered alert clears the alerts check. While alerts are being given up, the current
-    // status is therefore sent again every ALERT_RESEND_MS, or that check would never clear.
+  /** Returns true while alerts are being given up and the status was last sent long enough ago. */
+  function resendDue(): boolean {
+    // Only a delivered alert clears the alerts check, so without a resend it would never clear.
     const delivery = options.alerts?.status();
-    const resendDue =
+    return (
       delivery !== undefined &&
       delivery.undeliverable > 0 &&
       delivery.pending === 0 &&
-      clock.now().getTime() - lastAlertSentAt >= ALERT_RESEND_MS;
+      clock.now().getTime() - lastAlertSentAt >= ALERT_RESEND_MS
+    );
+  }
+
+  /**
+   * Returns true once a better status has held long enough to alert, so that a status that flaps
+   * around a threshold does not alert on every tick.
+   */
+  function improvementHeld(): boolean {
+    const now = clock.now().getTime();
+    improvingSince ??= now;
+    const holdMs = flapping ? FLAPPING_RESOLVE_AFTER_MS : resolveAfterMs;
+    if (now - improvingSince < holdMs) return false;
+    improvingSince = null;
+    return true;
+  }
+
+  /**
+   * Decides whether a status equal to the alerted one needs an alert anyway: for a new incident,
+   * or to resend. Returns the checks that started failing and the failing set to store, or null
+   * after storing a changed failing set.
+   */
+  async function unchangedStatusAlert(
+    report: HealthReport,
+    previous: AlertState,
+    failing: CheckName[],
+  ): Promise<{ newlyFailing: CheckName[]; tracked: CheckName[] } | null> {
+    // Degraded checks rarely share a cause, unlike the down ones (dead letters, canary, outbox
+    // age), so a check that starts failing while the status is degraded is a new incident. A down
+    // check that starts failing an hour or more after the last alert is one too, because the
+    // earlier incident, such as a dead letter waiting for a person, is not its cause.
+    const before = previous.failing ?? failing;
+    const now = clock.now().getTime();
+    const tracked = recentlyFailing(failing, before, now);
+    const stale = now - Date.parse(previous.since) >= NEW_INCIDENT_AFTER_MS;
+    const newlyFailing =
+      report.status === 'degraded' || stale ? failing.filter((name) => !before.includes(name)) : [];
+    if (newlyFailing.length > 0 || resendDue()) return { newlyFailing, tracked };
+    if (tracked.join() !== before.join()) {
+      alertState = { ...previous, failing: tracked };
+      await storeAlertState(alertState);
+    }
+    return null;
+  }
+
+  async function alertOnChange(report: HealthReport): Promise<void> {
+    const previous = await loadAlertState();
+    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
     let newlyFailing: CheckName[] = [];
     let tracked = failing;
     if (worse(report.status, previous.status) === report.status) {
       improvingSince = null;
       if (previous.status === report.status) {
-        // Degraded checks rarely share a cause, unlike the down ones (dead letters, canary, outbox
-        // age), so a check that starts failing while the status is degraded is a new incident. A
-        // down check that starts failing an hour or more after the last alert is one too: the
-        // earlier incident, such as a dead letter waiting for a person, is not its cause.
-        const before = previous.failing ?? failing;
-        const now = clock.now().getTime();
-        tracked = recentlyFailing(failing, before, now);
-        const stale = now - Date.parse(previous.since) >= NEW_INCIDENT_AFTER_MS;
-        if (report.status === 'degraded' || stale) {
-          newlyFailing = failing.filter((name) => !before.includes(name));
-        }
-        if (newlyFailing.length === 0) {
-          if (tracked.join() !== before.join()) {
-            alertState = { ...previous, failing: tracked };
-            await storeAlertState(alertState);
-          }
-          if (!resendDue) return;
-        }
+        const decision = await unchangedStatusAlert(report, previous, failing);
+        if (decision === null) return;
+        ({ newlyFailing, tracked } = decision);
       }
-    } else {
-      // A status that flaps around a threshold would otherwise send an alert on every tick.
-      const now = clock.now().getTime();
-      improvingSince ??= now;
-      const holdMs = flapping ? FLAPPING_RESOLVE_AFTER_MS : resolveAfterMs;
-      if (now - improvingSince < holdMs) return;
-      improvingSince = null;
+    } else if (!improvementHeld()) {
+      return;
     }
+
     // The alert is named after the new or the worst failing check, so that its runbook link points
-    // where an operator starts; the summary lists every failing check.
+    // where an operator starts. The summary lists every failing check.
     const primary: CheckName | 'pipeline' =
       newlyFailing[0] ??
       failing.find((name) => report.checks[name].status === report.status) ??

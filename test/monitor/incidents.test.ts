@@ -635,7 +635,7 @@ describe('alerts while already down', () => {
     await worker.runOnce();
     expect((await monitor.tick()).checks.deadLetters.status).toBe('down');
 
-    // A day later nobody has replayed it, and the forge stops accepting the credentials.
+    // A day later it is still not replayed, and the forge stops accepting the credentials.
     harness.clock.advance(24 * 60 * MINUTE);
     await monitor.tick();
     const revoked = forgeError(401);
