@@ -822,7 +822,11 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
     const repository = await send('read repository', () =>
       octokit.rest.repos.get({ owner, repo, ...requestOptions() }),
     );
-    if (!repository.ok && repository.status === null) throw repository.error;
+    // A network failure, a 5xx or a rate limit is no evidence about the credentials or the
+    // repository, so it is raised as the forge being unreachable.
+    if (!repository.ok && (repository.status === null || repository.error.retryable)) {
+      throw repository.error;
+    }
     if (!repository.ok && repository.status === 401) {
       checks.push({
         name: 'credentials',
@@ -864,7 +868,7 @@ export function createGitHubForge(options: GitHubForgeOptions): ForgeClient {
     const branch = await send('read base branch', () =>
       octokit.rest.git.getRef({ owner, repo, ref: `heads/${baseBranch}`, ...requestOptions() }),
     );
-    if (!branch.ok && branch.status === null) throw branch.error;
+    if (!branch.ok && (branch.status === null || branch.error.retryable)) throw branch.error;
     checks.push(
       branch.ok
         ? { name: 'base branch', ok: true, detail: `${baseBranch} at ${branch.data.object.sha}` }

@@ -144,13 +144,20 @@ export interface AlertSenderStatus {
   /** Cause of the latest failed request, e.g. "HTTP 500", or null before any failure. */
   lastError: string | null;
   lastDeliveredAt: Date | null;
-  /** Alerts given up: rejected with a 4xx other than 429, or out of attempts. */
+  /**
+   * Alerts given up since the last delivered one: rejected with a 4xx other than 429, or out of
+   * attempts. A later delivery resets it, because it shows the webhook works again.
+   */
   undeliverable: number;
 }
 
 export interface AlertSender {
-  /** Queues an alert. Alerts are delivered one at a time, in the order sent, in the background. */
-  send(event: AlertEvent): void;
+  /**
+   * Queues an alert. Alerts are delivered one at a time, in the order sent, in the background.
+   * The promise resolves to true once the alert is delivered, and to false when it is given up,
+   * dropped or still queued when the sender stops.
+   */
+  send(event: AlertEvent): Promise<boolean>;
   status(): AlertSenderStatus;
   /** Waits until every queued alert is delivered or given up, or the sender is stopped. */
   flush(): Promise<void>;
@@ -170,6 +177,7 @@ interface QueuedAlert {
   event: AlertEvent;
   body: string;
   attempts: number;
+  settle: (delivered: boolean) => void;
 }
 
 type AttemptOutcome =
@@ -222,7 +230,12 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
 
       if (outcome.kind === 'delivered') {
         queue.shift();
+        alert.settle(true);
         lastDeliveredAt = clock.now();
+        if (undeliverable > 0) {
+          logger.info('alert webhook works again', { ...fields, undeliverable });
+          undeliverable = 0;
+        }
         if (alert.attempts > 1) logger.info('alert delivered after retries', fields);
         continue;
       }
@@ -231,6 +244,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       lastError = outcome.error;
       if (outcome.kind === 'rejected') {
         queue.shift();
+        alert.settle(false);
         undeliverable += 1;
         logger.error(
           `alert webhook rejected the alert with HTTP ${outcome.status}, so it was dropped. ` +
@@ -241,6 +255,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       }
       if (alert.attempts >= maxAttempts) {
         queue.shift();
+        alert.settle(false);
         undeliverable += 1;
         logger.error(`alert undeliverable after ${alert.attempts} attempts, so it was dropped`, {
           ...fields,
@@ -292,10 +307,12 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
           check: event.check,
           state: event.state,
         });
-        return;
+        return Promise.resolve(false);
       }
-      queue.push({ event, body: JSON.stringify(alertMessage(event)), attempts: 0 });
-      startDelivery();
+      return new Promise<boolean>((settle) => {
+        queue.push({ event, body: JSON.stringify(alertMessage(event)), attempts: 0, settle });
+        startDelivery();
+      });
     },
     status() {
       return { pending: queue.length, failedAttempts, lastError, lastDeliveredAt, undeliverable };
@@ -310,6 +327,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       if (queue.length > 0) {
         logger.warn('alert sender stopped with alerts not delivered', { pending: queue.length });
       }
+      for (const alert of queue) alert.settle(false);
     },
   };
 }

@@ -105,7 +105,13 @@ export function createCanary(options: CanaryOptions): Canary {
   /** Closes a delivered canary's pull request; returns false when it is not delivered yet. */
   async function close(id: string): Promise<boolean> {
     const comment = await store.get(id);
-    if (comment === null || comment.status === 'declined') return true;
+    if (comment === null) return true;
+    if (comment.status === 'declined') {
+      // The closed webhook declined it, possibly after an earlier deletion here failed, and the
+      // webhook's own deletion is not retried. Deleting an absent branch succeeds.
+      if (comment.pullRequest !== null) await forge.deleteBranch(commentBranch(id));
+      return true;
+    }
     if (comment.pullRequest === null) return false;
     if (comment.status === 'proposed') {
       await forge.closePullRequest(comment.pullRequest.number);
@@ -183,6 +189,21 @@ export function createCanary(options: CanaryOptions): Canary {
     current.toClose = remaining.slice(-MAX_TO_CLOSE);
   }
 
+  /**
+   * Adds to `toClose` every delivered canary that it misses: the ones past MAX_TO_CLOSE after a
+   * long outage, and one sent just before the process ended, before its id was stored.
+   */
+  async function findUnclosed(current: StoredState): Promise<void> {
+    const known = new Set([...current.toClose, current.inflight?.id]);
+    // listUnsettled takes comments updated strictly before its argument, so 1 ms later is "now".
+    const unsettled = await store.listUnsettled(new Date(clock.now().getTime() + 1));
+    for (const comment of unsettled) {
+      if (comment.canary && comment.status === 'proposed' && !known.has(comment.id)) {
+        current.toClose.push(comment.id);
+      }
+    }
+  }
+
   async function send(current: StoredState): Promise<void> {
     const now = clock.now();
     current.lastSentAt = now.toISOString();
@@ -242,7 +263,12 @@ export function createCanary(options: CanaryOptions): Canary {
       const slackMs = Math.min(30_000, options.intervalMs / 10);
       const due =
         lastSent === null || clock.now().getTime() - lastSent >= options.intervalMs - slackMs;
-      if (current.inflight === null && due) await send(current);
+      if (current.inflight === null && due) {
+        // Once per interval is often enough for a scan of every unsettled comment.
+        await findUnclosed(current);
+        await closeDelivered(current);
+        await send(current);
+      }
       await save(current);
     },
 

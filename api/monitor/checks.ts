@@ -119,7 +119,11 @@ export interface HealthInputs {
   deadLetters: number;
   lastProposedAt: Date | null;
   review: ReviewStats;
+  /** Error raised while reading the outbox; the outbox figures are zeros when it is set. */
+  outboxError?: string;
   forge: ForgeCheckState;
+  /** Age past which the forge check's measurement is stale, in milliseconds; never when absent. */
+  forgeStaleAfterMs?: number;
   canary: CanaryCheckState | null;
   rebuilds: RebuildCheckState | null;
   silence: SilenceCheckState | null;
@@ -137,8 +141,19 @@ function ageSeconds(now: Date, then: Date | null): number | null {
   return then === null ? null : Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
 }
 
-function forgeCheck(state: ForgeCheckState): CheckResult {
+function forgeCheck(state: ForgeCheckState, now: Date, staleAfterMs: number): CheckResult {
   if (state.kind === 'unchecked') return ok(null, null, null, 'The forge was not checked yet.');
+  const age = now.getTime() - state.at.getTime();
+  if (age > staleAfterMs) {
+    const seconds = Math.round(age / 1000);
+    return {
+      status: 'degraded',
+      value: seconds,
+      threshold: Math.round(staleAfterMs / 1000),
+      unit: 'seconds',
+      detail: `The forge was last checked ${seconds} s ago; the monitor may have stopped.`,
+    };
+  }
   if (state.kind === 'unreachable') {
     return {
       status: 'down',
@@ -338,6 +353,15 @@ function alertsCheck(state: AlertDeliveryState | null): CheckResult {
   return ok(0, 0, 'alerts', `${state.pending} alerts are waiting to be sent.`);
 }
 
+/** The checks computed from the outbox's figures. */
+const OUTBOX_CHECKS = [
+  'outboxDepth',
+  'outboxAge',
+  'deadLetters',
+  'lastDelivery',
+  'reviewDeadline',
+] as const satisfies readonly CheckName[];
+
 const SEVERITY: Record<CheckStatus, number> = { ok: 0, degraded: 1, down: 2 };
 
 /** Returns the worse of two statuses. */
@@ -348,7 +372,7 @@ export function worse(a: CheckStatus, b: CheckStatus): CheckStatus {
 /** Evaluates every check on `inputs`. */
 export function evaluateHealth(inputs: HealthInputs): HealthReport {
   const checks: Record<CheckName, CheckResult> = {
-    forge: forgeCheck(inputs.forge),
+    forge: forgeCheck(inputs.forge, inputs.now, inputs.forgeStaleAfterMs ?? Infinity),
     outboxDepth: outboxDepthCheck(inputs),
     outboxAge: outboxAgeCheck(inputs),
     deadLetters: deadLetterCheck(inputs),
@@ -359,6 +383,17 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     silence: silenceCheck(inputs.silence),
     alerts: alertsCheck(inputs.alerts),
   };
+  if (inputs.outboxError !== undefined) {
+    // Zeros read from a broken outbox would pass, so every check that reads it fails instead.
+    const unreadable: CheckResult = {
+      status: 'down',
+      value: 'unreadable',
+      threshold: null,
+      unit: null,
+      detail: `The outbox could not be read: ${inputs.outboxError}`,
+    };
+    for (const name of OUTBOX_CHECKS) checks[name] = unreadable;
+  }
   const status = Object.values(checks).reduce<CheckStatus>(
     (current, check) => worse(current, check.status),
     'ok',

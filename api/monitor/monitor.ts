@@ -3,9 +3,10 @@
 // "the forge started rejecting us" into an alert within minutes rather than weeks of silence.
 //
 // Alerts follow the overall status, not each check: one alert when it leaves ok (or gets worse),
-// one when it gets better, and one "resolved" when it is ok again. A failure usually turns several
-// checks red one after another (dead letters, then the canary, then the outbox age), and that is
-// one incident, so it is one alert. Every check's own state change is logged.
+// one when it gets better and has stayed so for resolveAfterMs, and one "resolved" when it is ok
+// again. A failure usually turns several checks red one after another (dead letters, then the
+// canary, then the outbox age), and that is one incident, so it is one alert. Every check's own
+// state change is logged.
 import type { ApiConfig } from '../config.ts';
 import type { ForgeClient } from '../forge/types.ts';
 import type { CommentStore, DeadLetterCause } from '../outbox/types.ts';
@@ -27,6 +28,7 @@ import {
   type RebuildCheckState,
   type SiteDeployment,
   type SilenceCheckState,
+  worse,
 } from './checks.ts';
 import { DEFAULT_MONITOR_SETTINGS, type MonitorSettings } from './settings.ts';
 import { learnHourOfWeekRates, silenceCheck } from './silence.ts';
@@ -36,6 +38,20 @@ const RECOVERABLE_CAUSES: readonly DeadLetterCause[] = ['credentials', 'forbidde
 
 /** Key of the last alerted overall status in the store's monitor state. */
 const ALERT_STATE_KEY = 'alert-state';
+
+/** Time between sending the current status again while alerts are undeliverable: 15 minutes. */
+const ALERT_RESEND_MS = 15 * 60_000;
+
+/** Time after the last alert from which a check that starts failing is a new incident: 1 hour. */
+const NEW_INCIDENT_AFTER_MS = 60 * 60_000;
+
+/**
+ * A status that fails again within FLAPPING_WINDOW_MS of a RESOLVED alert is flapping, such as a
+ * worker that stalls for minutes every quarter hour. Its next RESOLVED alert waits until the
+ * status has been better for FLAPPING_RESOLVE_AFTER_MS, so it sends 3 alerts rather than 8 an hour.
+ */
+const FLAPPING_WINDOW_MS = 60 * 60_000;
+const FLAPPING_RESOLVE_AFTER_MS = 60 * 60_000;
 
 /** Weeks of comment history the silence check learns from. */
 const SILENCE_HISTORY_WEEKS = 8;
@@ -74,6 +90,11 @@ export interface MonitorOptions {
   recoveryProbeMs?: number;
   /** Time between relearning the comment rate, in milliseconds; 1 hour when absent. */
   silenceRefreshMs?: number;
+  /**
+   * Time the status must stay better than the last alerted one before the improvement is
+   * alerted, in milliseconds; 5 minutes when absent. A worse status is alerted at once.
+   */
+  resolveAfterMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -92,6 +113,8 @@ interface AlertState {
   since: string;
   /** The check the firing alert was named after. */
   check?: CheckName;
+  /** The failing checks, kept current between alerts; absent in states stored before it. */
+  failing?: CheckName[];
 }
 
 function formatValue(check: CheckResult): string {
@@ -114,25 +137,33 @@ export async function storeHealthInputs(
   thresholds: HealthThresholds,
 ): Promise<HealthInputs> {
   const reviewCutoff = new Date(now.getTime() - thresholds.reviewDeadlineHours * 3_600_000);
-  const [outbox, deadLetters, lastProposedAt, review] = await Promise.all([
-    store.outboxStats(now),
-    store.countDeadLetters(),
-    store.lastProposedAt(),
-    store.reviewStats(reviewCutoff),
-  ]);
-  return {
-    now,
-    thresholds,
-    outbox,
-    deadLetters,
-    lastProposedAt,
-    review,
+  const unmeasured = {
     forge: { kind: 'unchecked' },
     canary: null,
     rebuilds: null,
     silence: null,
     alerts: null,
-  };
+  } as const;
+  try {
+    const [outbox, deadLetters, lastProposedAt, review] = await Promise.all([
+      store.outboxStats(now),
+      store.countDeadLetters(),
+      store.lastProposedAt(),
+      store.reviewStats(reviewCutoff),
+    ]);
+    return { now, thresholds, outbox, deadLetters, lastProposedAt, review, ...unmeasured };
+  } catch (error) {
+    return {
+      now,
+      thresholds,
+      outbox: { depth: 0, oldestAgeSeconds: 0 },
+      deadLetters: 0,
+      lastProposedAt: null,
+      review: { overdue: 0, oldestProposedAt: null },
+      outboxError: errorMessage(error),
+      ...unmeasured,
+    };
+  }
 }
 
 export function createMonitor(options: MonitorOptions): Monitor {
@@ -143,6 +174,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const forgeCheckMs = options.forgeCheckMs ?? 5 * 60_000;
   const recoveryProbeMs = options.recoveryProbeMs ?? 60_000;
   const silenceRefreshMs = options.silenceRefreshMs ?? 60 * 60_000;
+  const resolveAfterMs = options.resolveAfterMs ?? 5 * 60_000;
   const canaryIntervalMs = settings.canaryIntervalMinutes * 60_000;
 
   const canary: Canary | null =
@@ -166,6 +198,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   let forgeState: ForgeCheckState = { kind: 'unchecked' };
   let lastForgeCheck = Number.NEGATIVE_INFINITY;
+  /** True after one failed forge check, while the next tick checks again. */
+  let forgeRetrying = false;
   let lastProbe = Number.NEGATIVE_INFINITY;
   let silenceState: SilenceCheckState | null = null;
   let silenceRates: ReturnType<typeof learnHourOfWeekRates> | null = null;
@@ -174,6 +208,15 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let rebuildState: RebuildCheckState | null = null;
   const checkStates = new Map<CheckName, CheckStatus>();
   let alertState: AlertState | null = null;
+  /** Since when the status has been better than the last alerted one, or null. */
+  let improvingSince: number | null = null;
+  /** When the last RESOLVED alert was sent. */
+  let lastResolvedAt = Number.NEGATIVE_INFINITY;
+  /** True when the status failed again within FLAPPING_WINDOW_MS of a RESOLVED alert. */
+  let flapping = false;
+  let lastAlertSentAt = Number.NEGATIVE_INFINITY;
+  /** When each check of the alerted failing set last recovered, while the status is unchanged. */
+  const recoveredAt = new Map<CheckName, number>();
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
   let stopSignal = new AbortController();
@@ -183,7 +226,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
     lastForgeCheck = now;
     try {
       forgeState = { kind: 'checked', at: clock.now(), report: await forge.checkAccess() };
+      forgeRetrying = false;
     } catch (error) {
+      // One failed request is often a blip, so the check runs again on the next tick and only a
+      // second failure in a row turns it down.
+      if (!forgeRetrying && forgeState.kind !== 'unreachable') {
+        forgeRetrying = true;
+        lastForgeCheck = Number.NEGATIVE_INFINITY;
+        logger.warn('forge check failed, retrying on the next run', { error: errorMessage(error) });
+        return;
+      }
+      forgeRetrying = false;
       forgeState = { kind: 'unreachable', at: clock.now(), error: errorMessage(error) };
     }
   }
@@ -271,6 +324,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return {
       ...(await storeHealthInputs(store, clock.now(), thresholds)),
       forge: forgeState,
+      // A measurement three check periods old means the monitor's loop no longer runs.
+      forgeStaleAfterMs: 3 * forgeCheckMs,
       canary: canary === null ? { intervalMs: 0, last: null, lastSuccessAt: null } : canary.state(),
       rebuilds: rebuildState,
       silence: silenceState,
@@ -307,7 +362,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   async function loadAlertState(): Promise<AlertState> {
     if (alertState !== null) return alertState;
-    const stored = await store.getState(ALERT_STATE_KEY);
+    let stored: string | null = null;
+    try {
+      stored = await store.getState(ALERT_STATE_KEY);
+    } catch (error) {
+      logger.error('reading the alert state failed; assuming ok', { error: errorMessage(error) });
+    }
     if (stored !== null) {
       try {
         alertState = JSON.parse(stored) as AlertState;
@@ -320,18 +380,29 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return alertState;
   }
 
-  async function alertOnChange(report: HealthReport): Promise<void> {
-    const previous = await loadAlertState();
-    if (previous.status === report.status) return;
-    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
-    // The alert is named after the worst failing check, so that its runbook link points where an
-    // operator starts; the summary lists every failing check.
-    const primary: CheckName | 'pipeline' =
-      failing.find((name) => report.checks[name].status === report.status) ??
-      previous.check ??
-      'pipeline';
+  /**
+   * Returns the checks failing now plus those that recovered less than resolveAfterMs ago, so
+   * that a check flapping while the status stays degraded is alerted once.
+   */
+  function recentlyFailing(failing: CheckName[], before: CheckName[], now: number): CheckName[] {
+    for (const name of failing) recoveredAt.delete(name);
+    const held = before.filter((name) => {
+      if (failing.includes(name)) return false;
+      const at = recoveredAt.get(name) ?? now;
+      recoveredAt.set(name, at);
+      return now - at < resolveAfterMs;
+    });
+    return CHECK_NAMES.filter((name) => failing.includes(name) || held.includes(name));
+  }
+
+  function alertEvent(
+    report: HealthReport,
+    previous: AlertState,
+    failing: CheckName[],
+    primary: CheckName | 'pipeline',
+  ): AlertEvent {
     const check = primary === 'pipeline' ? null : report.checks[primary];
-    const event: AlertEvent = {
+    return {
       check: primary,
       state: report.status === 'ok' ? 'resolved' : 'firing',
       summary:
@@ -344,19 +415,127 @@ export function createMonitor(options: MonitorOptions): Monitor {
       at: clock.now(),
       instance: options.config.apiPublicUrl,
     };
+  }
+
+  /** Returns true while alerts are being given up and the status was last sent long enough ago. */
+  function resendDue(): boolean {
+    // Only a delivered alert clears the alerts check, so without a resend it would never clear.
+    const delivery = options.alerts?.status();
+    return (
+      delivery !== undefined &&
+      delivery.undeliverable > 0 &&
+      delivery.pending === 0 &&
+      clock.now().getTime() - lastAlertSentAt >= ALERT_RESEND_MS
+    );
+  }
+
+  /**
+   * Returns true once a better status has held long enough to alert, so that a status that flaps
+   * around a threshold does not alert on every tick.
+   */
+  function improvementHeld(): boolean {
+    const now = clock.now().getTime();
+    improvingSince ??= now;
+    const holdMs = flapping ? FLAPPING_RESOLVE_AFTER_MS : resolveAfterMs;
+    if (now - improvingSince < holdMs) return false;
+    improvingSince = null;
+    return true;
+  }
+
+  /**
+   * Decides whether a status equal to the alerted one needs an alert anyway: for a new incident,
+   * or to resend. Returns the checks that started failing and the failing set to store, or null
+   * after storing a changed failing set.
+   */
+  async function unchangedStatusAlert(
+    report: HealthReport,
+    previous: AlertState,
+    failing: CheckName[],
+  ): Promise<{ newlyFailing: CheckName[]; tracked: CheckName[] } | null> {
+    // Degraded checks rarely share a cause, unlike the down ones (dead letters, canary, outbox
+    // age), so a check that starts failing while the status is degraded is a new incident. A down
+    // check that starts failing an hour or more after the last alert is one too, because the
+    // earlier incident, such as a dead letter waiting for a person, is not its cause.
+    const before = previous.failing ?? failing;
+    const now = clock.now().getTime();
+    const tracked = recentlyFailing(failing, before, now);
+    const stale = now - Date.parse(previous.since) >= NEW_INCIDENT_AFTER_MS;
+    const newlyFailing =
+      report.status === 'degraded' || stale ? failing.filter((name) => !before.includes(name)) : [];
+    if (newlyFailing.length > 0 || resendDue()) return { newlyFailing, tracked };
+    if (tracked.join() !== before.join()) {
+      alertState = { ...previous, failing: tracked };
+      await storeAlertState(alertState);
+    }
+    return null;
+  }
+
+  async function alertOnChange(report: HealthReport): Promise<void> {
+    const previous = await loadAlertState();
+    const failing = CHECK_NAMES.filter((name) => report.checks[name].status !== 'ok');
+    let newlyFailing: CheckName[] = [];
+    let tracked = failing;
+    if (worse(report.status, previous.status) === report.status) {
+      improvingSince = null;
+      if (previous.status === report.status) {
+        const decision = await unchangedStatusAlert(report, previous, failing);
+        if (decision === null) return;
+        ({ newlyFailing, tracked } = decision);
+      }
+    } else if (!improvementHeld()) {
+      return;
+    }
+
+    // The alert is named after the new or the worst failing check, so that its runbook link points
+    // where an operator starts. The summary lists every failing check.
+    const primary: CheckName | 'pipeline' =
+      newlyFailing[0] ??
+      failing.find((name) => report.checks[name].status === report.status) ??
+      previous.check ??
+      'pipeline';
+    const event = alertEvent(report, previous, failing, primary);
+    if (newlyFailing.length === 0) recoveredAt.clear();
+    const sentAt = clock.now().getTime();
+    if (report.status === 'ok') lastResolvedAt = sentAt;
+    if (previous.status === 'ok') flapping = sentAt - lastResolvedAt < FLAPPING_WINDOW_MS;
     alertState = {
       status: report.status,
       since: clock.now().toISOString(),
       ...(report.status === 'ok' || primary === 'pipeline' ? {} : { check: primary }),
+      failing: tracked,
     };
-    await store.putState(ALERT_STATE_KEY, JSON.stringify(alertState), clock.now());
-    logger[report.status === 'ok' ? 'info' : 'error']('pipeline status changed', {
+    const alerted = alertState;
+    const change =
+      newlyFailing.length > 0
+        ? `another check failing while ${report.status}`
+        : previous.status === report.status
+          ? 'alert sent again because the last one was not delivered'
+          : 'pipeline status changed';
+    logger[report.status === 'ok' ? 'info' : 'error'](change, {
       from: previous.status,
       to: report.status,
       failing: failing.join(','),
       alerted: options.alerts !== undefined,
     });
-    options.alerts?.send(event);
+    if (options.alerts === undefined) {
+      await storeAlertState(alerted);
+      return;
+    }
+    // The state is stored once the alert is delivered, so that a restart before then sends it
+    // again. A status that changed meanwhile is stored by its own alert.
+    lastAlertSentAt = clock.now().getTime();
+    void options.alerts.send(event).then(async (delivered) => {
+      if (delivered && alertState === alerted) await storeAlertState(alerted);
+    });
+  }
+
+  async function storeAlertState(state: AlertState): Promise<void> {
+    // A broken outbox is itself an incident, so failing to store the state must not stop alerts.
+    try {
+      await store.putState(ALERT_STATE_KEY, JSON.stringify(state), clock.now());
+    } catch (error) {
+      logger.error('storing the alert state failed', { error: errorMessage(error) });
+    }
   }
 
   /** Runs one piece of scheduled work, so that one failing part does not stop the others. */

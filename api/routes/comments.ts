@@ -86,6 +86,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   const addressCipher =
     deps.config.emailKey === undefined ? null : createAddressCipher({ key: deps.config.emailKey });
   const apiOrigin = new URL(deps.config.apiPublicUrl).origin;
+  const publicOrigin = new URL(deps.config.publicSiteUrl).origin;
   const delayedAfterMs =
     (deps.maxOutboxAgeSeconds ??
       deps.config.monitor?.thresholds.maxOutboxAgeSeconds ??
@@ -201,11 +202,19 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   /**
    * Returns true for a request of the canary, which carries the staff token in CANARY_HEADER.
-   * Raises ApiError for a wrong token, so that a misconfigured canary fails loudly.
+   * Raises ApiError for a wrong token or an origin other than the public site, so that a
+   * misconfigured canary fails loudly.
    */
-  function isCanary(c: Context): boolean {
+  function isCanary(c: Context, origin: string): boolean {
     const presented = c.req.header(CANARY_HEADER);
     if (presented === undefined) return false;
+    // The canary posts as a reader of the public site does; no other origin needs the exemption.
+    if (origin !== publicOrigin) {
+      throw new ApiError('unauthorized', {
+        message: `The ${CANARY_HEADER} header is accepted only with the public site's Origin.`,
+        field: CANARY_HEADER,
+      });
+    }
     if (tokensMatch(presented, deps.config.staffToken)) return true;
     throw new ApiError('unauthorized', {
       message: `The ${CANARY_HEADER} header does not carry the staff token.`,
@@ -370,7 +379,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
         const checked = validateSubmission(read);
         if (!checked.ok) throw new ApiError('invalid_comment', { issues: checked.issues });
         accepted = await checkAgainstContent(checked.submission, variant);
-        canary = isCanary(c);
+        canary = isCanary(c, origin);
         // The canary is exempt from rate limits and Turnstile, which no machine can pass, but
         // goes through every other step a reader's comment does.
         if (!canary) {

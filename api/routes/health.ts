@@ -24,11 +24,12 @@ export function healthRoutes(deps: RouteDeps): Hono<AppEnv> {
       deps.health === undefined
         ? evaluateHealth(await storeHealthInputs(deps.store, now, thresholds))
         : await deps.health();
+    // The report already shows when the outbox cannot be read, so these figures become null.
     const [outbox, deadLetters, last] = await Promise.all([
       deps.store.outboxStats(now),
       deps.store.countDeadLetters(),
       deps.store.lastDelivery(),
-    ]);
+    ]).catch(() => [null, null, null] as const);
     const lastDelivery =
       last === null
         ? null

@@ -342,7 +342,19 @@ describe('createAlertSender', () => {
     expect(alerts.status().lastDeliveredAt).toEqual(NOW);
   });
 
-  it('does not retry 400 and counts it undeliverable', async () => {
+  it('resolves send with the outcome', async () => {
+    const server = await startWebhookServer();
+    server.script.push({ status: 400 });
+    const { alerts } = sender({ url: server.url, sleep: recordingSleep().sleep });
+
+    const rejected = alerts.send(event({ summary: 'rejected' }));
+    const accepted = alerts.send(event({ summary: 'accepted' }));
+
+    expect(await rejected).toBe(false);
+    expect(await accepted).toBe(true);
+  });
+
+  it('does not retry 400 and drops the alert', async () => {
     const server = await startWebhookServer();
     server.script.push({ status: 400 });
     const recorded = recordingSleep();
@@ -360,7 +372,8 @@ describe('createAlertSender', () => {
       failedAttempts: 1,
       lastError: 'HTTP 400',
       lastDeliveredAt: NOW,
-      undeliverable: 1,
+      // The second alert got through, which clears the count: it carries the newer status.
+      undeliverable: 0,
     });
     const errors = entries.filter((entry) => entry.level === 'error');
     expect(errors).toHaveLength(1);

@@ -34,8 +34,9 @@ function recordingSender(): AlertSender {
     undeliverable: 0,
   };
   return {
-    send: (event) => {
+    send: async (event) => {
       sent.push(event);
+      return true;
     },
     status: () => status,
     flush: async () => undefined,
@@ -264,6 +265,9 @@ describe('alerts', () => {
     await harness.worker.runOnce();
     await monitor.tick();
     harness.clock.advance(MINUTE);
+    await monitor.tick();
+    // The improvement is alerted once the status has stayed ok for 5 minutes.
+    harness.clock.advance(5 * MINUTE);
     await monitor.tick();
     await monitor.tick();
     expect(sent.map((event) => event.state)).toEqual(['firing', 'resolved']);

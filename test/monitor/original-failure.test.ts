@@ -1,7 +1,7 @@
 // The failure this product exists to prevent, replayed end to end: the forge starts rejecting
 // every write, as a mail server once began rejecting the comment relay. Real processes run here
 // (the local forge over a real git repository, the API over HTTP with its SQLite outbox, worker,
-// monitor and canary, and an HTTP server standing in for the alert webhook) on a clock 300 times
+// monitor and canary, and an HTTP server standing in for the alert webhook) on a clock 120 times
 // faster than real time, so a 5-minute canary period takes 2.5 seconds.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -40,6 +40,8 @@ interface Fixture {
   alertServer: Server;
   logs: Array<Record<string, unknown>>;
   setFaults(hook: FaultHook | undefined): void;
+  /** Stops the API and starts it again on the same outbox, as a supervisor does after a crash. */
+  restartApi(): Promise<void>;
 }
 
 let fixture: Fixture;
@@ -157,31 +159,36 @@ beforeEach(async () => {
       thresholds: DEFAULT_THRESHOLDS,
     },
   };
-  const api = await startApiServer({
-    config,
-    forge: createGitHubForge({
-      octokit: createOctokit({ baseUrl: forge.url, token: TOKEN, ...LOCAL_FORGE_SPACING }),
-      owner: 'marginalia',
-      repo: 'blog',
-      baseBranch: 'main',
-      committer: { name: 'Marginalia', email: 'marginalia@localhost' },
-    }),
-    dataDir: path.join(dir, 'api'),
-    contentDir: content,
-    clock,
-    logger,
-    monitor: {},
-  });
+  const startApi = () =>
+    startApiServer({
+      config,
+      forge: createGitHubForge({
+        octokit: createOctokit({ baseUrl: forge.url, token: TOKEN, ...LOCAL_FORGE_SPACING }),
+        owner: 'marginalia',
+        repo: 'blog',
+        baseBranch: 'main',
+        committer: { name: 'Marginalia', email: 'marginalia@localhost' },
+      }),
+      dataDir: path.join(dir, 'api'),
+      contentDir: content,
+      clock,
+      logger,
+      monitor: {},
+    });
   fixture = {
     dir,
     forge,
-    api,
+    api: await startApi(),
     clock,
     alerts,
     alertServer,
     logs,
     setFaults(hook) {
       faults = hook;
+    },
+    async restartApi() {
+      await fixture.api.close();
+      fixture.api = await startApi();
     },
   };
 });
@@ -193,6 +200,7 @@ afterEach(async () => {
   await rm(fixture.dir, { recursive: true, force: true });
 });
 
+// Each test runs for several canary periods, at least 5 s of real time, so it gets 60 s.
 describe.each([401, 403] as const)('forge rejecting every write with %i', (status) => {
   it('alerts once, keeps every comment, delivers after recovery', async () => {
     // A healthy start: the first canary passes, nothing is alerted.
@@ -264,5 +272,55 @@ describe.each([401, 403] as const)('forge rejecting every write with %i', (statu
     for (const receipt of receipts) expect(pulls.get(`comments/${receipt}`)).toBe(1);
     const changes = fixture.logs.filter((line) => line['message'] === 'pipeline status changed');
     expect(changes.map((line) => line['to'])).toEqual(['down', 'ok']);
-  });
+  }, 60_000);
+});
+
+describe('a restart during the incident', () => {
+  it('alerts once and delivers each comment once', async () => {
+    await waitFor('the first canary to pass', async () =>
+      fixture.logs.some((line) => line['message'] === 'canary passed'),
+    );
+    fixture.setFaults((request) =>
+      request.method === 'GET' ? undefined : { kind: 'deny', status: 401 },
+    );
+    const receipts: string[] = [];
+    for (let index = 0; index < READERS; index += 1) {
+      const answer = await submit(`Comment ${index} before the restart.`);
+      expect(answer.status).toBe(202);
+      receipts.push(answer.receipt);
+    }
+    await waitFor('the firing alert', async () => fixture.alerts.length > 0);
+
+    // The process restarts mid-incident, with a canary possibly in flight.
+    await fixture.restartApi();
+    const settled = fixture.clock.now().getTime() + 2 * CANARY_PERIOD_MS;
+    await waitFor('two canary periods', async () => fixture.clock.now().getTime() > settled);
+    expect(fixture.alerts).toHaveLength(1);
+    expect((await health()).status).toBe('down');
+
+    fixture.setFaults(undefined);
+    await waitFor('every comment to be delivered', async () => {
+      const stored = await fixture.api.store.getMany(receipts);
+      return stored.every((comment) => comment.status === 'proposed');
+    });
+    await waitFor('the resolved alert', async () => fixture.alerts.length > 1);
+    expect(fixture.alerts.map((alert) => alert.text.slice(0, 10))).toEqual([
+      '[FIRING] d',
+      '[RESOLVED]',
+    ]);
+    const pulls = await openPullsByBranch();
+    for (const receipt of receipts) expect(pulls.get(`comments/${receipt}`)).toBe(1);
+    const canaryBranches = [...pulls.keys()].filter(
+      (branch) => !receipts.includes(branch.replace('comments/', '')),
+    );
+    for (const branch of canaryBranches) expect(pulls.get(branch)).toBe(1);
+    await waitFor('every canary pull request to be closed', async () => {
+      const response = await fetch(
+        `${fixture.forge.url}/repos/marginalia/blog/pulls?state=open&per_page=100`,
+        { headers: { authorization: `token ${TOKEN}` } },
+      );
+      const open = (await response.json()) as Array<{ title: string }>;
+      return open.every((pull) => !pull.title.startsWith('canary:'));
+    });
+  }, 60_000);
 });
