@@ -236,11 +236,16 @@ const ENV_FIELDS = {
   webhookSecret: ENV.webhookSecret,
 } as const;
 
-function parseOrRaise<T extends v.GenericSchema>(
+/** Parses the variables `schema` names from `env`, raising ConfigError for the first bad one. */
+export function parseEnvironment<T extends v.GenericSchema>(
   schema: T,
   env: Record<string, string | undefined>,
 ): v.InferOutput<T> {
-  const result = v.safeParse(schema, env);
+  // An absent variable is passed as undefined, so that valibot reports it with the schema's own
+  // "is missing" message rather than as an unknown object key.
+  const entries = 'entries' in schema ? Object.keys(schema.entries as object) : [];
+  const input = Object.fromEntries(entries.map((name) => [name, env[name]]));
+  const result = v.safeParse(schema, { ...env, ...input });
   if (result.success) return result.output;
   const issue = result.issues[0];
   throw new ConfigError(v.getDotPath(issue) ?? '(environment)', issue.message);
@@ -251,7 +256,7 @@ function parseOrRaise<T extends v.GenericSchema>(
  * local stack uses it alone, because it makes the required ones itself.
  */
 export function parseOptionalSettings(env: Record<string, string | undefined>): OptionalSettings {
-  const values = parseOrRaise(OptionalEnvSchema, env);
+  const values = parseEnvironment(OptionalEnvSchema, env);
   const settings: OptionalSettings = {};
   const rateLimits = rateLimitsFrom(values);
   if (rateLimits !== undefined) settings.rateLimits = rateLimits;
@@ -277,7 +282,7 @@ export function parseOptionalSettings(env: Record<string, string | undefined>): 
 
 /** Reads the API's settings from `env`, raising ConfigError for the first bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): ApiConfig {
-  const values = parseOrRaise(RequiredEnvSchema, env);
+  const values = parseEnvironment(RequiredEnvSchema, env);
   return {
     publicSiteUrl: values[ENV.publicSiteUrl],
     internalSiteUrl: values[ENV.internalSiteUrl],

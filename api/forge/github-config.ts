@@ -3,7 +3,7 @@
 
 import { createPrivateKey } from 'node:crypto';
 import * as v from 'valibot';
-import { ConfigError } from '../config.ts';
+import { ConfigError, parseEnvironment } from '../config.ts';
 import {
   createGitHubForge,
   createOctokit,
@@ -217,12 +217,7 @@ function authFrom(values: Env): GitHubAuthConfig {
 
 /** Reads the GitHub settings from `env`, raising ConfigError that names the first bad variable. */
 export function parseGitHubConfig(env: Record<string, string | undefined>): GitHubConfig {
-  const result = v.safeParse(EnvSchema, env);
-  if (!result.success) {
-    const issue = result.issues[0];
-    throw new ConfigError(v.getDotPath(issue) ?? '(environment)', issue.message);
-  }
-  const values = result.output;
+  const values = parseEnvironment(EnvSchema, env);
   const apiUrl = values[GITHUB_ENV.apiUrl];
   const baseBranch = values[GITHUB_ENV.baseBranch];
   return {

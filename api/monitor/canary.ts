@@ -142,10 +142,13 @@ export function createCanary(options: CanaryOptions): Canary {
     const waitedMs = clock.now().getTime() - Date.parse(inflight.sentAt);
     if (comment?.pullRequest != null) {
       current.inflight = null;
+      // The comment's last update is the moment it was proposed, unlike the time of this check,
+      // which trails it by up to one monitor tick.
+      const deliveredMs = comment.updatedAt.getTime() - Date.parse(inflight.sentAt);
       record(
         current,
         true,
-        `Pull request #${comment.pullRequest.number} appeared ${Math.round(waitedMs / 1000)} s after the canary was sent.`,
+        `Pull request #${comment.pullRequest.number} was opened ${(Math.max(0, deliveredMs) / 1000).toFixed(1)} s after the canary was sent.`,
       );
       try {
         if (!(await close(inflight.id))) current.toClose.push(inflight.id);

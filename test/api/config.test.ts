@@ -38,6 +38,18 @@ describe('parseConfig', () => {
     expect(error.message).toBe(`${variable} is missing`);
   });
 
+  it.each(Object.values(ENV))('names %s when its key is absent', (variable) => {
+    const environment: Record<string, string | undefined> = { ...ENVIRONMENT };
+    delete environment[variable];
+    const error = configError(environment);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toBe(`${variable} is missing`);
+  });
+
+  it('names the first variable of an empty environment', () => {
+    expect(configError({}).message).toBe(`${ENV.publicSiteUrl} is missing`);
+  });
+
   it.each([
     [ENV.publicSiteUrl, 'not a url', /http or https URL/],
     [ENV.apiPublicUrl, 'ftp://127.0.0.1', /http or https URL/],

@@ -110,6 +110,15 @@ describe('parseGitHubConfig', () => {
     expect(error.message).toBe(`${variable} is missing`);
   });
 
+  test.each([GITHUB_ENV.owner, GITHUB_ENV.repo])('names %s when its key is absent', (variable) => {
+    const environment: Record<string, string | undefined> = { ...TOKEN_ENV };
+    delete environment[variable];
+    const error = configError(environment);
+
+    expect(error.variable).toBe(variable);
+    expect(error.message).toBe(`${variable} is missing`);
+  });
+
   test('names the token when no credentials are set', () => {
     const error = configError(REPOSITORY);
 
