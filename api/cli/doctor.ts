@@ -11,6 +11,8 @@
 // 2 when a setting is missing or invalid (the line names the variable). An API that is not
 // running yet is reported but is not a failure, since doctor runs before the first deploy.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, parseConfig } from '../config.ts';
 import {
   createForgeFromConfig,
@@ -135,6 +137,12 @@ async function main(): Promise<number> {
   const apiUrl = (process.env['MARGINALIA_API_PUBLIC_URL'] ?? '').trim().replace(/\/+$/, '');
   if (github === null) {
     print('Fix the settings named above, then run npm run doctor again.');
+    if (existsSync(path.join(process.env['MARGINALIA_DATA_DIR'] ?? '.marginalia', 'stack.json'))) {
+      print(
+        'npm start runs its own local forge and needs none of these; doctor checks a deployment ' +
+          '(docs/deploy.md). The local API reports its health at /api/health.',
+      );
+    }
     return 2;
   }
   const forge = createForgeFromConfig(github, {
