@@ -53,6 +53,9 @@ const NEW_INCIDENT_AFTER_MS = 60 * 60_000;
 const FLAPPING_WINDOW_MS = 60 * 60_000;
 const FLAPPING_RESOLVE_AFTER_MS = 60 * 60_000;
 
+/** Time between reads of the deployed commits and the base branch's head: 1 minute. */
+const REBUILD_CHECK_MS = 60_000;
+
 /** Weeks of comment history the silence check learns from. */
 const SILENCE_HISTORY_WEEKS = 8;
 
@@ -174,6 +177,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const forgeCheckMs = options.forgeCheckMs ?? 5 * 60_000;
   const recoveryProbeMs = options.recoveryProbeMs ?? 60_000;
   const silenceRefreshMs = options.silenceRefreshMs ?? 60 * 60_000;
+  let lastRebuildCheck = Number.NEGATIVE_INFINITY;
   const resolveAfterMs = options.resolveAfterMs ?? 5 * 60_000;
   const canaryIntervalMs = settings.canaryIntervalMinutes * 60_000;
 
@@ -309,9 +313,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
     };
   }
 
-  async function refreshRebuilds(): Promise<void> {
+  /**
+   * Reads the base branch's head and the deployed commits at most once a minute: each read is a
+   * forge request, and the lag threshold is counted in minutes.
+   */
+  async function refreshRebuilds(now: number): Promise<void> {
     const source = options.deployments;
-    if (source === undefined) return;
+    if (source === undefined || now - lastRebuildCheck < REBUILD_CHECK_MS) return;
+    lastRebuildCheck = now;
     const [baseHead, deployments] = await Promise.all([source.baseHead(), source.deployments()]);
     const lagging =
       baseHead !== null && deployments.some((deployment) => deployment.commit !== baseHead);
@@ -553,7 +562,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (canary !== null) await guarded('canary', () => canary.step());
     await guarded('dead letter recovery', () => recoverDeadLetters(now));
     await guarded('silence check', () => refreshSilence(now));
-    await guarded('rebuild check', refreshRebuilds);
+    await guarded('rebuild check', () => refreshRebuilds(now));
     const report = evaluateHealth(await gather());
     logCheckChanges(report);
     await alertOnChange(report);

@@ -379,6 +379,48 @@ describe('dead letter recovery', () => {
   });
 });
 
+describe('rebuild check', () => {
+  it('turns degraded when a site lags past the threshold', async () => {
+    let reads = 0;
+    let deployed = 'a'.repeat(40);
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      deployments: {
+        baseHead: async () => {
+          reads += 1;
+          return 'b'.repeat(40);
+        },
+        deployments: async () => [{ site: 'public', commit: deployed, at: null, error: null }],
+      },
+    });
+    expect((await monitor.tick()).checks.rebuilds.status).toBe('ok');
+    await monitor.tick();
+    expect(reads).toBe(1);
+    harness.clock.advance(16 * MINUTE);
+    const lagging = await monitor.tick();
+    expect(reads).toBe(2);
+    expect(lagging.checks.rebuilds).toMatchObject({ status: 'degraded', value: 16, threshold: 15 });
+    deployed = 'b'.repeat(40);
+    harness.clock.advance(MINUTE);
+    expect((await monitor.tick()).checks.rebuilds.status).toBe('ok');
+  });
+
+  it('reports a failed build', async () => {
+    const monitor = monitorWith({
+      settings: { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS },
+      deployments: {
+        baseHead: async () => 'c'.repeat(40),
+        deployments: async () => [
+          { site: 'internal', commit: 'c'.repeat(40), at: null, error: 'astro build exited 1' },
+        ],
+      },
+    });
+    const report = await monitor.tick();
+    expect(report.checks.rebuilds.status).toBe('degraded');
+    expect(report.checks.rebuilds.detail).toContain('astro build exited 1');
+  });
+});
+
 describe('delayed status for readers', () => {
   it('shows a comment past the outbox threshold as delayed', async () => {
     const receipt = await submitComment(harness);
