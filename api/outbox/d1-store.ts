@@ -6,15 +6,20 @@
 // is one batch whose statements carry their own conditions (INSERT ... SELECT ... WHERE NOT
 // EXISTS, and a batch id for webhooks), and the outcome is read from the same batch's results.
 // D1 acknowledges a write once it is durable, so accept() resolves only after that.
-import { COMMENT_SOURCES, VISIBILITIES } from '../content/schema.ts';
-import { batchResult, type D1Database, type D1Row, type D1Statement } from '../platform/d1.ts';
+import { batchResult, type D1Database, type D1Statement } from '../platform/d1.ts';
 import {
-  COMMENT_STATUSES,
-  DEAD_LETTER_CAUSES,
+  intColumn,
+  optionalInt,
+  textColumn,
+  toAddress,
+  toComment,
+  toDeadLetter,
+  toDeliveryRecord,
+} from './rows.ts';
+import {
   type AcceptOptions,
   type AcceptResult,
   type CommentStore,
-  type DeadLetter,
   type DeadLetterCause,
   type DeliveryRecord,
   type NewComment,
@@ -29,88 +34,6 @@ import {
 export interface D1CommentStore extends CommentStore {
   /** Ids of the received comments due at `now`, oldest first, at most `limit` of them. */
   listDue(now: Date, limit: number): Promise<string[]>;
-}
-
-function text(row: D1Row, key: string): string {
-  const value = row[key];
-  if (typeof value !== 'string') throw new TypeError(`column ${key} is not text in the outbox`);
-  return value;
-}
-
-function optionalText(row: D1Row, key: string): string | null {
-  const value = row[key];
-  return value === null || value === undefined ? null : text(row, key);
-}
-
-function int(row: D1Row, key: string): number {
-  const value = row[key];
-  if (typeof value !== 'number')
-    throw new TypeError(`column ${key} is not an integer in the outbox`);
-  return value;
-}
-
-function optionalInt(row: D1Row, key: string): number | null {
-  const value = row[key];
-  return value === null || value === undefined ? null : int(row, key);
-}
-
-/** Reads a BLOB column, which D1 returns as an array of byte values. */
-function blob(row: D1Row, key: string): Uint8Array {
-  const value = row[key];
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (Array.isArray(value) && value.every((byte) => typeof byte === 'number')) {
-    return Uint8Array.from(value);
-  }
-  throw new TypeError(`column ${key} is not a blob in the outbox`);
-}
-
-function oneOf<T extends string>(row: D1Row, key: string, allowed: readonly T[]): T {
-  const value = text(row, key);
-  const match = allowed.find((item) => item === value);
-  if (match === undefined) {
-    throw new TypeError(`column ${key} contains "${value}", expected one of ${allowed.join(', ')}`);
-  }
-  return match;
-}
-
-function toComment(row: D1Row): StoredComment {
-  const prNumber = optionalInt(row, 'pr_number');
-  const prUrl = optionalText(row, 'pr_url');
-  const nextAttempt = optionalInt(row, 'next_attempt_at');
-  return {
-    id: text(row, 'id'),
-    post: text(row, 'post'),
-    parent: optionalText(row, 'parent'),
-    author: text(row, 'author'),
-    authorUrl: optionalText(row, 'author_url'),
-    visibility: oneOf(row, 'visibility', VISIBILITIES),
-    source: oneOf(row, 'source', COMMENT_SOURCES),
-    body: text(row, 'body'),
-    date: text(row, 'date'),
-    fingerprint: text(row, 'fingerprint'),
-    idempotencyKey: optionalText(row, 'idempotency_key'),
-    canary: int(row, 'canary') === 1,
-    status: oneOf(row, 'status', COMMENT_STATUSES),
-    attempts: int(row, 'attempts'),
-    nextAttemptAt: nextAttempt === null ? null : new Date(nextAttempt),
-    lastError: optionalText(row, 'last_error'),
-    pullRequest: prNumber !== null && prUrl !== null ? { number: prNumber, url: prUrl } : null,
-    createdAt: new Date(int(row, 'created_at')),
-    updatedAt: new Date(int(row, 'updated_at')),
-  };
-}
-
-function toDeadLetter(row: D1Row): DeadLetter {
-  return {
-    id: text(row, 'id'),
-    post: text(row, 'post'),
-    // A dead letter recorded without a cause waits for a person, like one out of attempts.
-    cause: row['dead_cause'] === null ? 'attempts' : oneOf(row, 'dead_cause', DEAD_LETTER_CAUSES),
-    attempts: int(row, 'attempts'),
-    lastError: optionalText(row, 'last_error'),
-    deadSince: new Date(int(row, 'dead_since')),
-  };
 }
 
 const SQL = {
@@ -329,12 +252,12 @@ export function createD1Store(db: D1Database): D1CommentStore {
     } else statements = selection.map((id) => statement(SQL.requeueOne, at, at, id));
     if (statements.length === 0) return [];
     const results = await db.batch(statements);
-    return results.flatMap((result) => result.results.map((row) => text(row, 'id')));
+    return results.flatMap((result) => result.results.map((row) => textColumn(row, 'id')));
   }
 
   async function outboxStats(now: Date): Promise<OutboxStats> {
     const row = await statement(SQL.stats).first();
-    const depth = row === null ? 0 : int(row, 'depth');
+    const depth = row === null ? 0 : intColumn(row, 'depth');
     const oldest = row === null ? null : optionalInt(row, 'oldest');
     const age = oldest === null ? 0 : Math.max(0, Math.floor((now.getTime() - oldest) / 1000));
     return { depth, oldestAgeSeconds: age };
@@ -342,23 +265,12 @@ export function createD1Store(db: D1Database): D1CommentStore {
 
   async function lastDelivery(): Promise<DeliveryRecord | null> {
     const row = await statement(SQL.lastDelivery).first();
-    if (row === null) return null;
-    return {
-      commentId: text(row, 'id'),
-      at: new Date(int(row, 'last_attempt_at')),
-      outcome: optionalText(row, 'last_error') === null ? 'proposed' : 'failed',
-    };
+    return row === null ? null : toDeliveryRecord(row);
   }
 
   async function getAddress(commentId: string): Promise<StoredAddress | null> {
     const row = await statement(SQL.address, commentId).first();
-    if (row === null) return null;
-    return {
-      commentId: text(row, 'comment_id'),
-      iv: blob(row, 'iv'),
-      ciphertext: blob(row, 'ciphertext'),
-      createdAt: new Date(int(row, 'created_at')),
-    };
+    return row === null ? null : toAddress(row);
   }
 
   return {
@@ -375,7 +287,7 @@ export function createD1Store(db: D1Database): D1CommentStore {
     },
     async listDue(now, limit) {
       const { results } = await statement(SQL.listDue, now.getTime(), limit).all();
-      return results.map((row) => text(row, 'id'));
+      return results.map((row) => textColumn(row, 'id'));
     },
     async nextAttemptAt() {
       const row = await statement(SQL.nextAttempt).first();
@@ -406,7 +318,7 @@ export function createD1Store(db: D1Database): D1CommentStore {
     },
     async countDeadLetters() {
       const row = await statement(SQL.countDead).first();
-      return row === null ? 0 : int(row, 'count');
+      return row === null ? 0 : intColumn(row, 'count');
     },
     requeueDeadLetters,
     async markPublished(id, now) {
@@ -440,17 +352,17 @@ export function createD1Store(db: D1Database): D1CommentStore {
       const row = await statement(SQL.reviewStats, cutoff.getTime()).first();
       const oldest = row === null ? null : optionalInt(row, 'oldest');
       return {
-        overdue: row === null ? 0 : int(row, 'overdue'),
+        overdue: row === null ? 0 : intColumn(row, 'overdue'),
         oldestProposedAt: oldest === null ? null : new Date(oldest),
       };
     },
     async acceptedSince(since) {
       const { results } = await statement(SQL.acceptedSince, since.getTime()).all();
-      return results.map((row) => new Date(int(row, 'created_at')));
+      return results.map((row) => new Date(intColumn(row, 'created_at')));
     },
     async getState(key) {
       const row = await statement(SQL.getState, key).first();
-      return row === null ? null : text(row, 'value');
+      return row === null ? null : textColumn(row, 'value');
     },
     async putState(key, value, now) {
       await statement(SQL.putState, key, value, now.getTime()).run();

@@ -8,14 +8,19 @@
 // but the last commits can be lost if the machine itself goes down. FULL is the default because
 // "received" is a promise; NORMAL is available for hosts that accept that trade for throughput.
 import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
-import { COMMENT_SOURCES, VISIBILITIES } from '../content/schema.ts';
 import {
-  COMMENT_STATUSES,
-  DEAD_LETTER_CAUSES,
+  intColumn,
+  optionalInt,
+  textColumn,
+  toAddress,
+  toComment,
+  toDeadLetter,
+  toDeliveryRecord,
+} from './rows.ts';
+import {
   type AcceptOptions,
   type AcceptResult,
   type CommentStore,
-  type DeadLetter,
   type DeadLetterCause,
   type DeliveryRecord,
   type NewComment,
@@ -120,72 +125,6 @@ interface PendingAccept {
   reject: (error: unknown) => void;
 }
 
-function textColumn(row: Row, key: string): string {
-  const value = row[key];
-  if (typeof value !== 'string') throw new TypeError(`column ${key} is not text in the outbox`);
-  return value;
-}
-
-function optionalText(row: Row, key: string): string | null {
-  const value = row[key];
-  return value === null || value === undefined ? null : textColumn(row, key);
-}
-
-function intColumn(row: Row, key: string): number {
-  const value = row[key];
-  if (typeof value !== 'number')
-    throw new TypeError(`column ${key} is not an integer in the outbox`);
-  return value;
-}
-
-function optionalInt(row: Row, key: string): number | null {
-  const value = row[key];
-  return value === null || value === undefined ? null : intColumn(row, key);
-}
-
-function blobColumn(row: Row, key: string): Uint8Array {
-  const value = row[key];
-  if (!(value instanceof Uint8Array))
-    throw new TypeError(`column ${key} is not a blob in the outbox`);
-  return value;
-}
-
-function oneOf<T extends string>(row: Row, key: string, allowed: readonly T[]): T {
-  const value = textColumn(row, key);
-  const match = allowed.find((item) => item === value);
-  if (match === undefined) {
-    throw new TypeError(`column ${key} contains "${value}", expected one of ${allowed.join(', ')}`);
-  }
-  return match;
-}
-
-function toComment(row: Row): StoredComment {
-  const prNumber = optionalInt(row, 'pr_number');
-  const prUrl = optionalText(row, 'pr_url');
-  const nextAttempt = optionalInt(row, 'next_attempt_at');
-  return {
-    id: textColumn(row, 'id'),
-    post: textColumn(row, 'post'),
-    parent: optionalText(row, 'parent'),
-    author: textColumn(row, 'author'),
-    authorUrl: optionalText(row, 'author_url'),
-    visibility: oneOf(row, 'visibility', VISIBILITIES),
-    source: oneOf(row, 'source', COMMENT_SOURCES),
-    body: textColumn(row, 'body'),
-    date: textColumn(row, 'date'),
-    fingerprint: textColumn(row, 'fingerprint'),
-    idempotencyKey: optionalText(row, 'idempotency_key'),
-    canary: intColumn(row, 'canary') === 1,
-    status: oneOf(row, 'status', COMMENT_STATUSES),
-    attempts: intColumn(row, 'attempts'),
-    nextAttemptAt: nextAttempt === null ? null : new Date(nextAttempt),
-    lastError: optionalText(row, 'last_error'),
-    pullRequest: prNumber !== null && prUrl !== null ? { number: prNumber, url: prUrl } : null,
-    createdAt: new Date(intColumn(row, 'created_at')),
-    updatedAt: new Date(intColumn(row, 'updated_at')),
-  };
-}
-
 /** Adds each of ADDED_COLUMNS that a file made by an earlier version lacks. */
 function addMissingColumns(db: DatabaseSync): void {
   for (const { table, column, definition } of ADDED_COLUMNS) {
@@ -193,18 +132,6 @@ function addMissingColumns(db: DatabaseSync): void {
     if (columns.some((row) => row['name'] === column)) continue;
     db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
   }
-}
-
-function toDeadLetter(row: Row): DeadLetter {
-  return {
-    id: textColumn(row, 'id'),
-    post: textColumn(row, 'post'),
-    // Dead letters of schema version 3 have no cause; attempts is the one that needs a person.
-    cause: row['dead_cause'] === null ? 'attempts' : oneOf(row, 'dead_cause', DEAD_LETTER_CAUSES),
-    attempts: intColumn(row, 'attempts'),
-    lastError: optionalText(row, 'last_error'),
-    deadSince: new Date(intColumn(row, 'dead_since')),
-  };
 }
 
 /** Opens (creating when needed) the SQLite outbox at `options.path`. */
@@ -347,13 +274,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
 
   function getAddress(commentId: string): StoredAddress | null {
     const row = statements.address.get(commentId);
-    if (row === undefined) return null;
-    return {
-      commentId: textColumn(row, 'comment_id'),
-      iv: blobColumn(row, 'iv'),
-      ciphertext: blobColumn(row, 'ciphertext'),
-      createdAt: new Date(intColumn(row, 'created_at')),
-    };
+    return row === undefined ? null : toAddress(row);
   }
 
   /** Stores one comment unless it repeats an earlier one; runs inside a transaction. */
@@ -492,12 +413,7 @@ export function openSqliteStore(options: SqliteStoreOptions): CommentStore {
 
   function lastDelivery(): DeliveryRecord | null {
     const row = statements.lastDelivery.get();
-    if (row === undefined) return null;
-    return {
-      commentId: textColumn(row, 'id'),
-      at: new Date(intColumn(row, 'last_attempt_at')),
-      outcome: optionalText(row, 'last_error') === null ? 'proposed' : 'failed',
-    };
+    return row === undefined ? null : toDeliveryRecord(row);
   }
 
   // Apart from accept, the methods are synchronous underneath. Each returns a promise to fit the

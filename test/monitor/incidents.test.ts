@@ -12,15 +12,11 @@ import type { FaultDecision, FaultHook } from '../../api/forge/local/faults.ts';
 import { startLocalForge, type LocalForge } from '../../api/forge/local/index.ts';
 import { createDeliveryWorker } from '../../api/delivery/worker.ts';
 import { ForgeError, type ForgeClient } from '../../api/forge/types.ts';
-import {
-  createAlertSender,
-  type AlertEvent,
-  type AlertSender,
-  type AlertSenderStatus,
-} from '../../api/monitor/alerts.ts';
+import { createAlertSender, type AlertEvent } from '../../api/monitor/alerts.ts';
 import { CANARY_HEADER } from '../../api/monitor/canary.ts';
 import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
-import { createMonitor, type Monitor, type MonitorOptions } from '../../api/monitor/monitor.ts';
+import type { Monitor, MonitorOptions } from '../../api/monitor/monitor.ts';
+import { MINUTE, forgeError, harnessMonitor } from './support.ts';
 import { monitorSettingsFrom } from '../../api/monitor/settings.ts';
 import type { CommentStore } from '../../api/outbox/types.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
@@ -35,59 +31,16 @@ import {
   type Harness,
 } from '../api/harness.ts';
 
-const MINUTE = 60_000;
 const NO_CANARY = { canaryIntervalMinutes: 0, thresholds: DEFAULT_THRESHOLDS };
 
 let harness: Harness;
 let sent: AlertEvent[];
 
-function recordingSender(): AlertSender {
-  const status: AlertSenderStatus = {
-    pending: 0,
-    failedAttempts: 0,
-    lastError: null,
-    lastDeliveredAt: null,
-    undeliverable: 0,
-  };
-  return {
-    send: async (event) => {
-      sent.push(event);
-      return true;
-    },
-    status: () => status,
-    flush: async () => undefined,
-    stop: async () => undefined,
-  };
-}
-
 function monitorWith(overrides: Partial<MonitorOptions> = {}): Monitor {
-  return createMonitor({
-    store: harness.store,
-    forge: harness.forge,
-    clock: harness.clock,
-    logger: createJsonLogger(
-      () => undefined,
-      () => harness.clock.now(),
-    ),
-    posts: POSTS,
-    config: CONFIG,
+  return harnessMonitor(harness, sent, {
     settings: NO_CANARY,
-    submit: async (request) => harness.app.fetch(request),
-    wakeWorker: () => undefined,
-    retryDeadLetter: (id) => harness.worker.retryDeadLetter(id),
-    alerts: recordingSender(),
     recoveryProbeMs: MINUTE,
     ...overrides,
-  });
-}
-
-function forgeError(status: number): ForgeError {
-  return new ForgeError(`GitHub create branch failed with HTTP ${status}: Bad credentials.`, {
-    operation: 'create branch',
-    status,
-    requestId: null,
-    retryable: false,
-    retryAfterMs: null,
   });
 }
 

@@ -3,10 +3,10 @@
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForgeError } from '../../api/forge/types.ts';
-import type { AlertEvent, AlertSender, AlertSenderStatus } from '../../api/monitor/alerts.ts';
+import type { AlertEvent } from '../../api/monitor/alerts.ts';
 import { CANARY_HEADER } from '../../api/monitor/canary.ts';
 import { DEFAULT_THRESHOLDS } from '../../api/monitor/checks.ts';
-import { createMonitor, type Monitor, type MonitorOptions } from '../../api/monitor/monitor.ts';
+import type { Monitor, MonitorOptions } from '../../api/monitor/monitor.ts';
 import { createJsonLogger } from '../../api/platform/logger.ts';
 import {
   CONFIG,
@@ -18,50 +18,19 @@ import {
   type Harness,
 } from '../api/harness.ts';
 import { createDeliveryWorker } from '../../api/delivery/worker.ts';
-
-const MINUTE = 60_000;
+import { MINUTE, forgeError, harnessMonitor } from './support.ts';
 
 let harness: Harness;
 let sent: AlertEvent[];
 let monitorLogs: Array<Record<string, unknown>>;
 
-function recordingSender(): AlertSender {
-  const status: AlertSenderStatus = {
-    pending: 0,
-    failedAttempts: 0,
-    lastError: null,
-    lastDeliveredAt: null,
-    undeliverable: 0,
-  };
-  return {
-    send: async (event) => {
-      sent.push(event);
-      return true;
-    },
-    status: () => status,
-    flush: async () => undefined,
-    stop: async () => undefined,
-  };
-}
-
 function monitorWith(overrides: Partial<MonitorOptions> = {}): Monitor {
-  return createMonitor({
-    store: harness.store,
-    forge: harness.forge,
-    clock: harness.clock,
-    logger: createJsonLogger(
-      (line) => monitorLogs.push(JSON.parse(line) as Record<string, unknown>),
-      () => harness.clock.now(),
-    ),
-    posts: POSTS,
-    config: CONFIG,
-    settings: { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS },
-    submit: async (request) => harness.app.fetch(request),
-    wakeWorker: () => undefined,
-    retryDeadLetter: (id) => harness.worker.retryDeadLetter(id),
-    alerts: recordingSender(),
-    ...overrides,
-  });
+  return harnessMonitor(
+    harness,
+    sent,
+    { settings: { canaryIntervalMinutes: 5, thresholds: DEFAULT_THRESHOLDS }, ...overrides },
+    (entry) => monitorLogs.push(entry),
+  );
 }
 
 /** Makes the next `count` proposals fail with `status`. */
@@ -74,16 +43,6 @@ function failProposals(status: number, count: number): void {
 
 function proposeCalls(): number {
   return harness.forge.calls.filter((call) => call.method === 'proposeComment').length;
-}
-
-function forgeError(status: number): ForgeError {
-  return new ForgeError(`GitHub create branch failed with HTTP ${status}: Bad credentials.`, {
-    operation: 'create branch',
-    status,
-    requestId: null,
-    retryable: false,
-    retryAfterMs: null,
-  });
 }
 
 beforeEach(async () => {
