@@ -3,7 +3,7 @@
 // checks with the forge that the credentials work, the repository and base branch exist, and the
 // credentials may write contents and pull requests.
 //
-// Then, when the API answers at MARGINALIA_API_PUBLIC_URL, it prints the pipeline's health
+// Then, when the API responds at MARGINALIA_API_PUBLIC_URL, it prints the pipeline's health
 // checks from GET /api/health (docs/operations.md explains each).
 //
 // Prints one line per check, "ok" or "FAILED" with what to change. Exit status: 0 when every
@@ -54,7 +54,7 @@ function describeAuth(config: GitHubConfig): string {
     : `GitHub App ${config.auth.appId}, installation ${config.auth.installationId}`;
 }
 
-/** Longest wait for the API's health report, in milliseconds. */
+/** Maximum wait for the API's health report, in milliseconds. */
 const HEALTH_TIMEOUT_MS = 10_000;
 
 interface HealthCheckView {

@@ -48,7 +48,7 @@ export interface GitHubForgeOptions {
   requestTimeoutMs?: number;
   /**
    * Waits before opening the pull request again when GitHub responds "No commits between" for a
-   * branch that holds the comment's commit; GitHub can report this for a moment after the commit.
+   * branch that contains the comment's commit; GitHub can report this for a moment after the commit.
    */
   noCommitsRetryDelaysMs?: readonly number[];
   logger?: ForgeLogger;
@@ -79,7 +79,7 @@ export interface OctokitOptions {
   logger?: ForgeLogger;
   /**
    * Minimum time between the starts of two writes (POST, PUT, PATCH, DELETE), in milliseconds.
-   * GitHub asks integrators to wait at least one second between writes, so the default is 1000.
+   * GitHub's REST API best practices call for at least one second between writes, so the default is 1000.
    */
   writeSpacingMs?: number;
   /**

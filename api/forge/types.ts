@@ -48,10 +48,10 @@ export interface MergeResult {
 
 /** One requirement checked against the forge, with what was found. */
 export interface ForgeAccessCheck {
-  /** What was checked: credentials, repository, base branch or permissions. */
+  /** The requirement checked: credentials, repository, base branch or permissions. */
   name: 'credentials' | 'repository' | 'base branch' | 'permissions';
   ok: boolean;
-  /** What was found, and when not ok, what to change. */
+  /** The finding, and when not ok, the change to make. */
   detail: string;
 }
 
@@ -64,7 +64,7 @@ export interface ForgeAccessReport {
 export interface ForgeClient {
   /**
    * Checks that the credentials work, the repository and its base branch exist, and the
-   * permissions allow writing contents and pull requests. A forge answer, even an error, becomes
+   * permissions allow writing contents and pull requests. A forge response, even an error, becomes
    * a failed check; it throws only when the forge could not be reached at all.
    */
   checkAccess(): Promise<ForgeAccessReport>;

@@ -15,7 +15,7 @@ const STATE_KEY = 'canary';
 /** Canaries that failed and wait to be closed once delivered; older ones are forgotten. */
 const MAX_TO_CLOSE = 50;
 
-/** Longest wait for the dead-man's switch URL, in milliseconds. */
+/** Maximum wait for the dead-man's switch URL, in milliseconds. */
 const PING_TIMEOUT_MS = 10_000;
 
 export const CANARY_AUTHOR = 'Marginalia canary';
@@ -262,7 +262,7 @@ export function createCanary(options: CanaryOptions): Canary {
       await checkInflight(current);
       const lastSent = current.lastSentAt === null ? null : Date.parse(current.lastSentAt);
       // A scheduler that runs exactly every interval (a cron trigger) fires a little early now
-      // and then; the slack keeps that from skipping a whole interval.
+      // and then, so the slack keeps it from skipping a whole interval.
       const slackMs = Math.min(30_000, options.intervalMs / 10);
       const due =
         lastSent === null || clock.now().getTime() - lastSent >= options.intervalMs - slackMs;

@@ -395,13 +395,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
    */
   function recentlyFailing(failing: CheckName[], before: CheckName[], now: number): CheckName[] {
     for (const name of failing) recoveredAt.delete(name);
-    const held = before.filter((name) => {
+    const recentlyRecovered = before.filter((name) => {
       if (failing.includes(name)) return false;
       const at = recoveredAt.get(name) ?? now;
       recoveredAt.set(name, at);
       return now - at < resolveAfterMs;
     });
-    return CHECK_NAMES.filter((name) => failing.includes(name) || held.includes(name));
+    return CHECK_NAMES.filter((name) => failing.includes(name) || recentlyRecovered.includes(name));
   }
 
   function alertEvent(

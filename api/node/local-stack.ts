@@ -51,7 +51,7 @@ export interface LocalStackOptions {
    * take precedence over the same fields here.
    */
   settings?: OptionalSettings;
-  /** How the API's monitor runs; none runs when absent. Its rebuild check watches the builder. */
+  /** Settings of the API's monitor; none runs when absent. Its rebuild check watches the builder. */
   monitor?: ServerMonitorOptions;
   /**
    * Milliseconds between reconciliation runs, which also run once at start; false runs them only

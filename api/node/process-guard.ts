@@ -1,8 +1,8 @@
 // A Node process that serves the API ends on an unhandled promise rejection or an uncaught
 // exception rather than running on in an unknown state. The handler logs the error with the
 // process's context and exits non-zero, so that its supervisor (systemd, a container runtime, or
-// a person running npm start) restarts it; the outbox makes the restart safe, because every
-// comment answered "received" is already on disk.
+// a person running npm start) restarts it. The outbox makes the restart safe, because every
+// comment acknowledged as received is already on disk.
 import type { Logger } from '../platform/logger.ts';
 
 /** Exit code after an unhandled rejection or uncaught exception (EX_SOFTWARE in sysexits.h). */
@@ -12,7 +12,7 @@ export interface ProcessGuardOptions {
   logger: Logger;
   /** Runs before the process exits, such as flushing a log file; bounded by `flushTimeoutMs`. */
   beforeExit?: () => Promise<void>;
-  /** Longest wait for `beforeExit`, in milliseconds; 2 seconds when absent. */
+  /** Maximum wait for `beforeExit`, in milliseconds; 2 seconds when absent. */
   flushTimeoutMs?: number;
 }
 

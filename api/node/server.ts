@@ -55,8 +55,8 @@ export interface ApiServerOptions {
   /** Keeps submission counts for the rate limits (config.rateLimits); in memory when absent. */
   rateLimiter?: RateLimiter;
   /**
-   * How the monitor runs (canary, checks, alerts); no monitor runs when absent or false, as in
-   * tests that count pull requests and would find the canary's among them.
+   * Settings of the monitor (canary, checks, alerts). No monitor runs when absent or false, as in
+   * tests that count pull requests, because they would find the canary's among them.
    */
   monitor?: false | ServerMonitorOptions;
   /**

@@ -37,7 +37,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
 }
 
 /**
- * A clock that runs `factor` times faster than real time, from `start` onwards, with timers that
+ * Creates a clock that runs `factor` times faster than real time, from `start` onwards, with timers that
  * fire after 1/factor of their delay. Tests of schedules measured in minutes (the canary, backoff,
  * alert retries) use it to run the real processes in seconds.
  */

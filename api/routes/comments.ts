@@ -192,7 +192,7 @@ export function commentRoutes(deps: RouteDeps): Hono<AppEnv> {
   /**
    * Returns the comment as its reader sees it: a comment still undelivered after the health
    * threshold for the outbox age is shown like a dead letter, "received, delivery delayed", so
-   * that a reader is told of a stall rather than shown "received" forever.
+   * that a reader learns of a stall rather than being shown "received" forever.
    */
   function asShown(comment: StoredComment): StoredComment {
     if (comment.status !== 'received') return comment;

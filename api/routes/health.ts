@@ -1,6 +1,7 @@
 // Health of the comment pipeline. The monitor, when one runs, measures the forge, the canary, the
-// rebuilds and the comment rate on a schedule; the outbox is read on every request. The status
-// code is 503 when the pipeline is down, so that plain HTTP monitors notice, and 200 otherwise.
+// rebuilds and the comment rate on a schedule, and the outbox is read on every request. The
+// status code is 503 when the pipeline is down, so that plain HTTP monitors notice, and 200
+// otherwise.
 import { Hono } from 'hono';
 import { evaluateHealth, DEFAULT_THRESHOLDS } from '../monitor/checks.ts';
 import { storeHealthInputs } from '../monitor/monitor.ts';

@@ -31,7 +31,7 @@ export interface WorkerEnv {
   [name: string]: unknown;
 }
 
-/** The string variables of `env`, for parseConfig; bindings are left out. */
+/** Returns the string variables of `env` for parseConfig, leaving out the bindings. */
 export function stringVariables(env: WorkerEnv): Record<string, string | undefined> {
   const variables: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(env)) {

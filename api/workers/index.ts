@@ -2,7 +2,7 @@
 // a Queue. `fetch` serves the routes, `queue` runs the delivery worker when a wake-up arrives, and
 // `scheduled` runs SCHEDULED_TASKS on each cron trigger.
 //
-// The queue carries no comment data: a message only says that a comment may be due. The
+// The queue carries no comment data: a message only signals that a comment may be due. The
 // consumer (one at a time, max_concurrency = 1 in wrangler.toml, so there is one writer to the
 // forge) delivers every due comment through createDeliveryWorker, and sends a delayed message
 // for each comment that failed, for its next attempt. The cron sweep sends a message for any
@@ -89,7 +89,7 @@ export default {
       new URL(request.url).pathname === WEBHOOK_PATH;
     const copy = isPush ? request.clone() : null;
     const response = await runtime.app.fetch(request, env, ctx);
-    // The route answers 202 to an event it verified, recorded for the first time and ignored.
+    // The route returns 202 for an event it verified, recorded for the first time and ignored.
     if (copy !== null && response.status === 202) {
       inBackground(runtime.logger, 'updating the content index', refreshAfterPush(runtime, copy));
     }

@@ -107,8 +107,8 @@ export function createRuntime(env: WorkerEnv, overrides: RuntimeOverrides = {}):
   const store = createD1Store(db);
   const github = createForgeFromConfig(forgeSettings, {
     logger,
-    // GitHub asks integrators to space writes; a forge on loopback is the local one, which does
-    // not, and the Workers tests and `wrangler dev` use it.
+    // GitHub's best practices call for spaced writes. A forge on loopback is the local one,
+    // which has no such limit, and the Workers tests and `wrangler dev` use it.
     ...(isLoopback(forgeSettings.apiUrl) ? { octokit: LOCAL_FORGE_SPACING } : {}),
     client: { now: () => clock.now().getTime() },
   });

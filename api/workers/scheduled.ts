@@ -58,7 +58,7 @@ export const purgeOldRateLimitHits: ScheduledTask = {
   },
 };
 
-/** Longest wait for alerts to be sent at the end of a scheduled run, in milliseconds. */
+/** Maximum wait for alerts to be sent at the end of a scheduled run, in milliseconds. */
 const ALERT_FLUSH_LIMIT_MS = 60_000;
 
 /**

@@ -38,7 +38,8 @@ async function runChild(name: string, body: string): Promise<ChildResult> {
   );
   return new Promise((resolve) => {
     execFile(process.execPath, [file], { timeout: 20_000 }, (error, stdout) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      let code: number | null = 0;
+      if (error !== null) code = typeof error.code === 'number' ? error.code : null;
       const lines = stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))

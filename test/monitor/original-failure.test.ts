@@ -1,8 +1,8 @@
 // The failure this product exists to prevent, replayed end to end: the forge starts rejecting
-// every write, as a mail server once began rejecting the comment relay. Real processes run here
-// (the local forge over a real git repository, the API over HTTP with its SQLite outbox, worker,
-// monitor and canary, and an HTTP server standing in for the alert webhook) on a clock 120 times
-// faster than real time, so a 5-minute canary period takes 2.5 seconds.
+// every write, as a mail server once began rejecting the comment relay. Real processes run here:
+// the local forge over a real git repository, the API over HTTP with its SQLite outbox, worker,
+// monitor and canary, and an HTTP server standing in for the alert webhook. They run on a clock
+// 120 times faster than real time, so a 5-minute canary period takes 2.5 seconds.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';

@@ -26,7 +26,7 @@ function configError(variables: Record<string, string | undefined>): ConfigError
   throw new Error('parseGitHubConfig accepted the settings');
 }
 
-/** The Worker's bindings with GitHub App credentials in place of the token. */
+/** Returns the Worker's bindings with GitHub App credentials in place of the token. */
 function appBindings(): WorkerEnv {
   const withApp: Record<string, unknown> = {
     ...bindings,

@@ -123,7 +123,7 @@ describe('delivery through the queue', () => {
     expect(responses.map((response) => response.status)).toEqual([200]);
     expect(await receiptStatus(receipt)).toBe('published');
 
-    // The merge asks each site's deploy hook for a rebuild, once.
+    // The merge requests one rebuild from each site's deploy hook.
     const calls = await waitFor('both deploy hooks', async () => {
       const all = await deployHookCalls();
       return all.length >= hooksBefore + 2 ? all.slice(hooksBefore) : undefined;

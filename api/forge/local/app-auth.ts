@@ -10,7 +10,7 @@ import { timestamp } from './state.ts';
 
 export type AccessLevel = 'read' | 'write';
 
-/** What a credential may do in the repository, in GitHub's permission names. */
+/** Permissions of a credential in the repository, in GitHub's permission names. */
 export interface RepositoryPermissions {
   contents: AccessLevel;
   pull_requests: AccessLevel;
@@ -27,7 +27,7 @@ export interface LocalForgeApp {
   id: number;
   /** Public half of the App's key, as PEM or a KeyObject; JWT signatures are checked with it. */
   publicKey: string | KeyObject;
-  /** The one installation of the App; other installation ids answer 404. */
+  /** The one installation of the App; other installation ids get 404. */
   installationId: number;
   /** Lifetime of installation tokens in milliseconds; GitHub's is one hour, the default. */
   tokenTtlMs?: number;

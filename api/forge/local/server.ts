@@ -39,7 +39,7 @@ export interface LocalForgeOptions {
    */
   app?: LocalForgeApp;
   /**
-   * What the token and the installation tokens may do; `write` for both when omitted. With
+   * Permissions of the token and the installation tokens; `write` for both when omitted. With
    * `read`, writes that need the permission get 403 as GitHub returns it.
    */
   permissions?: Partial<RepositoryPermissions>;
