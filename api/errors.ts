@@ -107,6 +107,12 @@ export const ERRORS = {
       'This comment has no pull request yet because delivery to the forge is still pending. ' +
       'Try again after it is proposed.',
   },
+  canary_comment: {
+    status: 409,
+    message:
+      'This is a synthetic comment of the canary, which closes it without merging, so it cannot ' +
+      'be approved.',
+  },
   already_declined: {
     status: 409,
     message: 'This comment was declined, so it cannot be approved.',

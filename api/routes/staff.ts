@@ -12,6 +12,7 @@ import {
 import { ID_PATTERN } from '../content/schema.ts';
 import { ApiError, errorBody } from '../errors.ts';
 import { commentBranch, type PendingPullRequest } from '../forge/types.ts';
+import type { StoredComment } from '../outbox/types.ts';
 import { errorMessage, type Logger } from '../platform/logger.ts';
 import { runDetached, type AppEnv, type RouteDeps } from './context.ts';
 
@@ -96,8 +97,7 @@ export function staffRoutes(deps: RouteDeps): Hono<AppEnv> {
         });
   app.use(requireStaff({ staffToken: deps.config.staffToken, access, logger }));
 
-  async function pendingItem(pr: PendingPullRequest) {
-    const comment = await store.get(pr.commentId);
+  function pendingItem(pr: PendingPullRequest, comment: StoredComment | null) {
     const pullRequest = { number: pr.number, url: pr.url };
     if (comment === null) {
       // NOTE: a pull request whose comment is not in this outbox (another API instance, or a
@@ -129,7 +129,14 @@ export function staffRoutes(deps: RouteDeps): Hono<AppEnv> {
       logger.error('listing pending comments failed', { error: errorMessage(error) });
       return c.json(errorBody(new ApiError('forge_failed'), c.get('requestId')), 502);
     }
-    return c.json({ comments: await Promise.all(pending.map(pendingItem)) });
+    // The canary's pull request is open for a moment before the monitor closes it; staff never
+    // review it, so it is left out.
+    const comments = await Promise.all(pending.map((pr) => store.get(pr.commentId)));
+    const items = pending.flatMap((pr, index) => {
+      const comment = comments[index] ?? null;
+      return comment?.canary === true ? [] : [pendingItem(pr, comment)];
+    });
+    return c.json({ comments: items });
   });
 
   // The webhook deletes the branch as well; deleting an absent branch is not an error.
@@ -151,6 +158,7 @@ export function staffRoutes(deps: RouteDeps): Hono<AppEnv> {
       if (comment.status === 'published')
         return c.json({ receipt: comment.id, status: 'published' });
       if (comment.status === 'declined') throw new ApiError('already_declined');
+      if (comment.canary) throw new ApiError('canary_comment');
       if (comment.pullRequest === null) throw new ApiError('not_yet_proposed');
       const { number } = comment.pullRequest;
 

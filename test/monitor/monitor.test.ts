@@ -111,6 +111,34 @@ describe('canary', () => {
     expect(harness.forge.pulls.map((pull) => pull.state)).toContain('closed');
   });
 
+  it('is left out of the staff review list', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    const reader = await submitComment(harness);
+    await harness.worker.drain();
+    expect(harness.forge.pulls).toHaveLength(2);
+    const response = await harness.app.request('/api/staff/comments', {
+      headers: { authorization: `Bearer ${CONFIG.staffToken}` },
+    });
+    const { comments } = (await response.json()) as { comments: Array<{ receipt: string }> };
+    expect(comments.map((item) => item.receipt)).toEqual([reader]);
+  });
+
+  it('cannot be approved by staff', async () => {
+    const monitor = monitorWith();
+    await monitor.tick();
+    await harness.worker.drain();
+    const canary = harness.forge.pulls[0]?.commentId ?? '';
+    const response = await harness.app.request(`/api/staff/comments/${canary}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CONFIG.staffToken}` },
+    });
+    expect(response.status).toBe(409);
+    const body = (await response.json()) as { error: { code: string } };
+    expect(body.error.code).toBe('canary_comment');
+    expect(harness.forge.pulls[0]?.state).toBe('open');
+  });
+
   it('is exempt from rate limits but not from validation', async () => {
     const limited = await createHarness({
       config: { ...CONFIG, rateLimits: { addressPerMinute: 1, addressPerHour: 1, postPerHour: 1 } },
